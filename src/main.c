@@ -1,0 +1,202 @@
+/* StreamVault process: flags, config, start/stop order, signals.
+ *
+ * Start order: config -> data dir -> admin credentials -> event loop -> stream registry
+ * -> live HLS -> RTMP ingest -> HTTP. Stop order is the reverse, triggered by SIGTERM or
+ * SIGINT: inputs close first (publishers unpublish, so segmenters and recorders flush),
+ * then HTTP, then the registry. A watchdog makes sure the process is gone within 5 s. */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "http/http.h"
+#include "ingest/rtmp/rtmp.h"
+#include "live/hls.h"
+#include "stream/stream.h"
+
+typedef struct app {
+    sv_config cfg;
+    struct event_base *base;
+    sv_registry *reg;
+    sv_live *live;
+    sv_rtmp_server *rtmp;
+    sv_http_server *http;
+    sv_api api;
+} app;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: streamvault [options]\n"
+            "  -c, --config FILE     config file (default: embedded defaults)\n"
+            "  -d, --data-dir DIR    data directory (default ./data)\n"
+            "      --http-port N     HTTP port (default 8080)\n"
+            "      --rtmp-port N     RTMP port (default 1935)\n"
+            "  -h, --help            this help\n"
+            "  -v, --version         print the version\n"
+            "Admin credentials: 'admin USER:PASS;' in the config, or STREAMVAULT_ADMIN=user:pass,\n"
+            "else generated on first start into DATA_DIR/admin.secret.\n");
+}
+
+typedef struct flags {
+    const char *config, *data_dir;
+    long http_port, rtmp_port;
+} flags;
+
+static int parse_port(const char *s, long *out)
+{
+    long long v;
+    if (sv_parse_int(s, 1, 65535, &v))
+        return -1;
+    *out = (long)v;
+    return 0;
+}
+
+/* Returns 0 to run, 1 to exit 0 (help/version), -1 to exit 2. */
+static int parse_flags(int argc, char **argv, flags *f)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"data-dir", required_argument, NULL, 'd'},
+        {"http-port", required_argument, NULL, 'H'}, {"rtmp-port", required_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'v'}, {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "c:d:hv", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': f->config = optarg; break;
+        case 'd': f->data_dir = optarg; break;
+        case 'H':
+        case 'R':
+            if (parse_port(optarg, c == 'H' ? &f->http_port : &f->rtmp_port)) {
+                fprintf(stderr, "streamvault: invalid port '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case 'h': usage(stdout); return 1;
+        case 'v': printf("streamvault %s\n", SV_VERSION); return 1;
+        default: usage(stderr); return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "streamvault: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_config(app *a, const flags *f)
+{
+    char err[512];
+    sv_config_init(&a->cfg);
+    if (f->config && sv_config_load(&a->cfg, f->config, err, sizeof err)) {
+        fprintf(stderr, "streamvault: config error: %s\n", err);
+        return -1;
+    }
+    if (f->data_dir) {
+        free(a->cfg.data_dir);
+        a->cfg.data_dir = strdup(f->data_dir);
+    }
+    if (f->http_port)
+        a->cfg.http_port = (int)f->http_port;
+    if (f->rtmp_port)
+        a->cfg.rtmp_port = (int)f->rtmp_port;
+    sv_log_set_level(a->cfg.log_level);
+    if (mkdir(a->cfg.data_dir, 0755) && errno != EEXIST) {
+        fprintf(stderr, "streamvault: cannot create data dir %s: %s\n", a->cfg.data_dir,
+                strerror(errno));
+        return -1;
+    }
+    return sv_config_resolve_admin(&a->cfg) ? -1 : 0;
+}
+
+static void on_stream_created(void *ctx, sv_stream *s)
+{
+    app *a = ctx;
+    if (sv_live_attach(a->live, s))
+        sv_error(sv_stream_name(s), "cannot attach live HLS");
+}
+
+static void on_stream_destroy(void *ctx, sv_stream *s)
+{
+    app *a = ctx;
+    sv_live_detach(a->live, s);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *ctx)
+{
+    app *a = ctx;
+    sv_info(NULL, "received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    alarm(5); /* watchdog: never hang on the way out */
+    event_base_loopexit(a->base, NULL);
+}
+
+static int start(app *a)
+{
+    sv_live_config lc = {a->cfg.live_segment_ms, a->cfg.live_window};
+    a->live = sv_live_new(&lc);
+    a->reg = sv_registry_new(a->base);
+    if (!a->live || !a->reg)
+        return -1;
+    sv_registry_hooks hooks = {on_stream_created, on_stream_destroy, NULL, a};
+    sv_registry_set_hooks(a->reg, &hooks);
+    sv_rtmp_config rc = {a->cfg.bind_addr, a->cfg.rtmp_port, 1024, 5000, 10000};
+    a->rtmp = sv_rtmp_server_new(a->base, a->reg, &rc);
+    a->api = (sv_api){&a->cfg, a->reg, a->live};
+    sv_http_config hc = {a->cfg.bind_addr, a->cfg.http_port, 0};
+    a->http = sv_http_server_new(a->base, &hc, sv_api_handle, &a->api);
+    if (!a->rtmp || !a->http)
+        return -1;
+    sv_info(NULL, "StreamVault %s: RTMP on %d, HTTP on %d, data in %s", SV_VERSION,
+            a->cfg.rtmp_port, a->cfg.http_port, a->cfg.data_dir);
+    return 0;
+}
+
+static void stop(app *a)
+{
+    sv_rtmp_server_free(a->rtmp);
+    sv_http_server_free(a->http);
+    sv_registry_free(a->reg);
+    sv_live_free(a->live);
+}
+
+int main(int argc, char **argv)
+{
+    flags f = {0};
+    int rc = parse_flags(argc, argv, &f);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    app a;
+    memset(&a, 0, sizeof a);
+    if (load_config(&a, &f)) {
+        sv_config_free(&a.cfg);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    evthread_use_pthreads();
+    a.base = event_base_new();
+    struct event *sigint = evsignal_new(a.base, SIGINT, on_signal, &a);
+    struct event *sigterm = evsignal_new(a.base, SIGTERM, on_signal, &a);
+    evsignal_add(sigint, NULL);
+    evsignal_add(sigterm, NULL);
+    int status = 1;
+    if (start(&a) == 0) {
+        event_base_dispatch(a.base);
+        status = 0;
+    }
+    stop(&a);
+    event_free(sigint);
+    event_free(sigterm);
+    event_base_free(a.base);
+    sv_info(NULL, "stopped");
+    sv_config_free(&a.cfg);
+    return status;
+}
