@@ -37,7 +37,8 @@ asan: deps $(ASAN_BUILD)/build.ninja
 	SV_BINARY=$(CURDIR)/$(ASAN_BUILD)/streamvault SV_SANITIZED=1 $(PYTEST) -q tests/e2e
 
 $(FUZZ_BUILD)/build.ninja:
-	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dbuildtype=debug -Db_lundef=false
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dbuildtype=debugoptimized -Db_lundef=false \
+	  -Db_sanitize=address,undefined -Dc_args=-fsanitize=fuzzer-no-link
 
 fuzz: deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)

@@ -19,6 +19,9 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/workq.h"
+#include "dvr/dvr.h"
+#include "stream/settings.h"
 #include "http/http.h"
 #include "ingest/rtmp/rtmp.h"
 #include "live/hls.h"
@@ -27,6 +30,10 @@
 typedef struct app {
     sv_config cfg;
     struct event_base *base;
+    sv_settings *settings;
+    sv_workq *wq;
+    sv_dvr *dvr;
+    char *catalog_path;
     sv_registry *reg;
     sv_live *live;
     sv_rtmp_server *rtmp;
@@ -44,6 +51,7 @@ static void usage(FILE *out)
             "      --rtmp-port N     RTMP port (default 1935)\n"
             "  -h, --help            this help\n"
             "  -v, --version         print the version\n"
+            "      --rebuild-index   rebuild the DVR catalog from the files and exit\n"
             "Admin credentials: 'admin USER:PASS;' in the config, or STREAMVAULT_ADMIN=user:pass,\n"
             "else generated on first start into DATA_DIR/admin.secret.\n");
 }
@@ -51,6 +59,7 @@ static void usage(FILE *out)
 typedef struct flags {
     const char *config, *data_dir;
     long http_port, rtmp_port;
+    int rebuild_index;
 } flags;
 
 static int parse_port(const char *s, long *out)
@@ -68,7 +77,8 @@ static int parse_flags(int argc, char **argv, flags *f)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"data-dir", required_argument, NULL, 'd'},
         {"http-port", required_argument, NULL, 'H'}, {"rtmp-port", required_argument, NULL, 'R'},
-        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'v'}, {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'v'},
+        {"rebuild-index", no_argument, NULL, 'I'}, {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "c:d:hv", opts, NULL)) != -1) {
         switch (c) {
@@ -81,6 +91,7 @@ static int parse_flags(int argc, char **argv, flags *f)
                 return -1;
             }
             break;
+        case 'I': f->rebuild_index = 1; break;
         case 'h': usage(stdout); return 1;
         case 'v': printf("streamvault %s\n", SV_VERSION); return 1;
         default: usage(stderr); return -1;
@@ -88,6 +99,22 @@ static int parse_flags(int argc, char **argv, flags *f)
     }
     if (optind < argc) {
         fprintf(stderr, "streamvault: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_settings(app *a)
+{
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/dvr", a->cfg.data_dir);
+    a->settings = sv_settings_new(path);
+    snprintf(path, sizeof path, "%s/catalog.db", a->cfg.data_dir);
+    a->catalog_path = strdup(path);
+    if (!a->settings || !a->catalog_path)
+        return -1;
+    if (sv_settings_load_config(a->settings, a->cfg.tree, a->cfg.file, err, sizeof err)) {
+        fprintf(stderr, "streamvault: config error: %s\n", err);
         return -1;
     }
     return 0;
@@ -115,7 +142,9 @@ static int load_config(app *a, const flags *f)
                 strerror(errno));
         return -1;
     }
-    return sv_config_resolve_admin(&a->cfg) ? -1 : 0;
+    if (sv_config_resolve_admin(&a->cfg))
+        return -1;
+    return load_settings(a) ? -1 : 0;
 }
 
 static void on_stream_created(void *ctx, sv_stream *s)
@@ -123,11 +152,14 @@ static void on_stream_created(void *ctx, sv_stream *s)
     app *a = ctx;
     if (sv_live_attach(a->live, s))
         sv_error(sv_stream_name(s), "cannot attach live HLS");
+    if (sv_dvr_attach(a->dvr, s))
+        sv_error(sv_stream_name(s), "cannot attach the DVR recorder");
 }
 
 static void on_stream_destroy(void *ctx, sv_stream *s)
 {
     app *a = ctx;
+    sv_dvr_detach(a->dvr, s);
     sv_live_detach(a->live, s);
 }
 
@@ -139,8 +171,22 @@ static void on_signal(evutil_socket_t sig, short what, void *ctx)
     event_base_loopexit(a->base, NULL);
 }
 
+/* Configured streams exist (offline) from the start, so the API lists them. */
+static void create_configured_streams(app *a)
+{
+    const char *name;
+    json_t *body;
+    json_object_foreach((json_t *)sv_settings_all(a->settings, "stream"), name, body)
+        sv_registry_get(a->reg, name);
+}
+
 static int start(app *a)
 {
+    a->wq = sv_workq_new(a->base, 2, 1024);
+    sv_dvr_config dc = {a->catalog_path, 5000, 0};
+    a->dvr = a->wq ? sv_dvr_new(a->base, a->wq, a->settings, &dc) : NULL;
+    if (!a->dvr)
+        return -1;
     sv_live_config lc = {a->cfg.live_segment_ms, a->cfg.live_window};
     a->live = sv_live_new(&lc);
     a->reg = sv_registry_new(a->base);
@@ -148,9 +194,10 @@ static int start(app *a)
         return -1;
     sv_registry_hooks hooks = {on_stream_created, on_stream_destroy, NULL, a};
     sv_registry_set_hooks(a->reg, &hooks);
+    create_configured_streams(a);
     sv_rtmp_config rc = {a->cfg.bind_addr, a->cfg.rtmp_port, 1024, 5000, 10000};
     a->rtmp = sv_rtmp_server_new(a->base, a->reg, &rc);
-    a->api = (sv_api){&a->cfg, a->reg, a->live};
+    a->api = (sv_api){&a->cfg, a->reg, a->live, a->settings, a->dvr, a->wq};
     sv_http_config hc = {a->cfg.bind_addr, a->cfg.http_port, 0};
     a->http = sv_http_server_new(a->base, &hc, sv_api_handle, &a->api);
     if (!a->rtmp || !a->http)
@@ -162,10 +209,14 @@ static int start(app *a)
 
 static void stop(app *a)
 {
-    sv_rtmp_server_free(a->rtmp);
+    sv_rtmp_server_free(a->rtmp);   /* publishers unpublish: segments close */
     sv_http_server_free(a->http);
-    sv_registry_free(a->reg);
+    sv_workq_free(a->wq);           /* running jobs finish, queued ones are cancelled */
+    sv_registry_free(a->reg);       /* detaches recorders: last segments queued */
+    sv_dvr_free(a->dvr);            /* writer drains, catalog closes cleanly */
     sv_live_free(a->live);
+    sv_settings_free(a->settings);
+    free(a->catalog_path);
 }
 
 int main(int argc, char **argv)
@@ -179,6 +230,15 @@ int main(int argc, char **argv)
     if (load_config(&a, &f)) {
         sv_config_free(&a.cfg);
         return 1;
+    }
+    if (f.rebuild_index) {
+        rc = sv_dvr_rebuild_index(a.settings, a.catalog_path);
+        if (rc < 0)
+            fprintf(stderr, "streamvault: rebuild failed: %s\n", sv_strerror(rc));
+        sv_settings_free(a.settings);
+        free(a.catalog_path);
+        sv_config_free(&a.cfg);
+        return rc < 0 ? 1 : 0;
     }
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();

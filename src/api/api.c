@@ -1,4 +1,4 @@
-/* See api.h. Routing, the live HLS routes and the stream status API. */
+/* See api.h. Top-level routing and the live HLS routes. */
 #include "api/api.h"
 
 #include <inttypes.h>
@@ -12,96 +12,6 @@
 
 #define API_PREFIX "/streamer/api/v3/"
 #define NAME_MAX_LEN 256
-
-static json_t *track_json(const sv_track *t)
-{
-    json_t *j = json_object();
-    json_object_set_new(j, "content", json_string(t->type == SV_MEDIA_VIDEO ? "video" : "audio"));
-    json_object_set_new(j, "codec", json_string(sv_codec_name(t->codec)));
-    if (t->type == SV_MEDIA_VIDEO) {
-        json_object_set_new(j, "width", json_integer(t->width));
-        json_object_set_new(j, "height", json_integer(t->height));
-        json_object_set_new(j, "profile", json_integer(t->profile));
-        json_object_set_new(j, "level", json_integer(t->level));
-        if (t->fps_den)
-            json_object_set_new(j, "fps", json_real((double)t->fps_num / t->fps_den));
-        else
-            json_object_set_new(j, "fps", json_null());
-    } else {
-        json_object_set_new(j, "sample_rate", json_integer(t->sample_rate));
-        json_object_set_new(j, "channels", json_integer(t->channels));
-    }
-    return j;
-}
-
-static json_t *stream_json(sv_api *api, sv_stream *s)
-{
-    sv_stream_stats st;
-    sv_stream_get_stats(s, &st);
-    json_t *j = json_object();
-    json_object_set_new(j, "name", json_string(sv_stream_name(s)));
-    json_object_set_new(j, "alive", json_boolean(st.alive));
-    json_t *in = json_object();
-    json_object_set_new(in, "protocol", json_string(st.protocol));
-    json_object_set_new(in, "remote", json_string(st.remote));
-    json_object_set_new(in, "since", st.since_ms ? json_integer(st.since_ms) : json_null());
-    json_object_set_new(j, "input", in);
-    json_t *tracks = json_array();
-    const sv_track *t = sv_stream_tracks(s);
-    for (int i = 0; st.alive && i < SV_MAX_TRACKS; i++)
-        if (t[i].codec != SV_CODEC_NONE)
-            json_array_append_new(tracks, track_json(&t[i]));
-    json_object_set_new(j, "tracks", tracks);
-    json_object_set_new(j, "bitrate", json_integer((json_int_t)(st.bitrate_bps / 1000)));
-    json_object_set_new(j, "bytes_in", json_integer((json_int_t)st.bytes_in));
-    json_object_set_new(j, "publishes", json_integer(st.publishes));
-    json_object_set_new(j, "viewers", json_integer(sv_live_viewers(api->live, s)));
-    return j;
-}
-
-static void api_streams(sv_api *api, sv_http_req *req)
-{
-    json_t *arr = json_array();
-    for (sv_stream *s = sv_registry_first(api->reg); s; s = sv_registry_next(api->reg, s))
-        json_array_append_new(arr, stream_json(api, s));
-    json_t *j = json_object();
-    json_object_set_new(j, "estimated_count", json_integer((json_int_t)json_array_size(arr)));
-    json_object_set_new(j, "streams", arr);
-    sv_api_reply_json(req, 200, j);
-}
-
-static void api_stream(sv_api *api, sv_http_req *req, const char *name)
-{
-    sv_stream *s = sv_registry_find(api->reg, name);
-    if (!s) {
-        sv_http_error(req, 404, "not_found", "no such stream");
-        return;
-    }
-    sv_api_reply_json(req, 200, stream_json(api, s));
-}
-
-static void route_admin(sv_api *api, sv_http_req *req, const char *rest)
-{
-    if (!sv_auth_check_admin(sv_http_header(req, "Authorization"), api->cfg->admin_user,
-                             api->cfg->admin_pass)) {
-        sv_http_add_header(req, "WWW-Authenticate", "Basic realm=\"StreamVault\"");
-        sv_http_error(req, 401, "unauthorized", "admin credentials required");
-        return;
-    }
-    const char *m = sv_http_method(req);
-    bool get = !strcmp(m, "GET") || !strcmp(m, "HEAD");
-    if (!strcmp(rest, "streams")) {
-        if (get)
-            return api_streams(api, req);
-        return sv_http_error(req, 405, "method_not_allowed", "use GET");
-    }
-    if (!strncmp(rest, "streams/", 8) && rest[8]) {
-        if (get)
-            return api_stream(api, req, rest + 8);
-        return sv_http_error(req, 405, "method_not_allowed", "method not allowed here");
-    }
-    sv_http_error(req, 404, "not_found", "no such API route");
-}
 
 static sv_stream *media_stream(sv_api *api, sv_http_req *req, const char *name)
 {
@@ -188,7 +98,13 @@ void sv_api_handle(sv_http_req *req, void *ctx)
     const char *path = sv_http_path(req);
     const char *m = sv_http_method(req);
     if (!strncmp(path, API_PREFIX, strlen(API_PREFIX))) {
-        route_admin(api, req, path + strlen(API_PREFIX));
+        if (!sv_auth_check_admin(sv_http_header(req, "Authorization"), api->cfg->admin_user,
+                                 api->cfg->admin_pass)) {
+            sv_http_add_header(req, "WWW-Authenticate", "Basic realm=\"StreamVault\"");
+            sv_http_error(req, 401, "unauthorized", "admin credentials required");
+            return;
+        }
+        sv_api_admin(api, req, path + strlen(API_PREFIX));
         return;
     }
     if (!strcmp(m, "OPTIONS")) {

@@ -211,6 +211,7 @@ static int load_or_create_secret(sv_config *cfg)
         return SV_EIO;
     }
     close(fd);
+    line[strcspn(line, "\n")] = '\0';
     fprintf(stderr, "\n  Generated admin credentials (kept in %s):\n    user: admin\n"
                     "    password: %s\n\n", path, pw);
     return split_credentials(line, &cfg->admin_user, &cfg->admin_pass) ? SV_EIO : 0;

@@ -213,6 +213,42 @@ static void on_root_full(void *ctx, const char *root)
     sv_dvr_retention_kick(dvr->retention); /* thread-safe */
 }
 
+static void persist_setting(void *ctx, const char *kind, const char *name, const json_t *body)
+{
+    sv_dvr *dvr = ctx;
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (body && !text)
+        return;
+    sv_dvr_writer_setting(dvr->writer, kind, name, text);
+    free(text);
+}
+
+typedef struct load_ctx {
+    sv_settings *settings;
+    const char *kind;
+} load_ctx;
+
+static int load_setting(const char *name, const char *json, void *ud)
+{
+    load_ctx *lc = ud;
+    char err[256];
+    json_t *body = json_loads(json, 0, NULL);
+    if (!body || sv_settings_put(lc->settings, lc->kind, name, body, false, err, sizeof err))
+        sv_error(NULL, "ignoring stored %s %s: %s", lc->kind, name, body ? err : "bad JSON");
+    json_decref(body);
+    return 0;
+}
+
+/* API-made settings stored in the catalog apply over the config file's. */
+static void load_stored_settings(sv_dvr *dvr)
+{
+    static const char *const kinds[] = {"template", "stream"};
+    for (int i = 0; i < 2; i++) {
+        load_ctx lc = {dvr->settings, kinds[i]};
+        sv_catalog_settings_list(dvr->cat, kinds[i], load_setting, &lc);
+    }
+}
+
 static int open_catalog(const char *path, sv_catalog **cat, bool *fresh)
 {
     int rc = sv_catalog_open(path, cat);
@@ -251,6 +287,7 @@ sv_dvr *sv_dvr_new(struct event_base *base, sv_workq *wq, sv_settings *settings,
         free(dvr);
         return NULL;
     }
+    load_stored_settings(dvr);
     if (sv_dvr_recover(settings, dvr->cat, cfg->catalog_path, fresh || !existed)) {
         sv_catalog_close(dvr->cat);
         free(dvr->catalog_path);
@@ -267,6 +304,7 @@ sv_dvr *sv_dvr_new(struct event_base *base, sv_workq *wq, sv_settings *settings,
         sv_dvr_free(dvr);
         return NULL;
     }
+    sv_settings_set_persist(settings, persist_setting, dvr);
     return dvr;
 }
 

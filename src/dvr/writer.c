@@ -30,14 +30,15 @@ struct sv_dvr_wfile {
     atomic_bool failed;
 };
 
-typedef enum { OP_APPEND, OP_CLOSE, OP_ABORT, OP_UNLINK } op_type;
+typedef enum { OP_APPEND, OP_CLOSE, OP_ABORT, OP_UNLINK, OP_SETTING } op_type;
 
 typedef struct op {
     op_type type;
     sv_dvr_wfile *f;
     sv_buf *buf;
     int64_t duration_ms;
-    char *root, *relpath; /* OP_UNLINK */
+    char *root, *relpath; /* OP_UNLINK; OP_SETTING: kind, name */
+    char *json;           /* OP_SETTING; NULL deletes */
     struct op *next;
 } op;
 
@@ -244,6 +245,16 @@ static void run_op(sv_dvr_writer *w, op *o)
         }
         free_wfile(o->f);
         break;
+    case OP_SETTING: {
+        int rc = o->json ? sv_catalog_setting_put(w->cat, o->root, o->relpath, o->json)
+                         : sv_catalog_setting_delete(w->cat, o->root, o->relpath);
+        if (rc && rc != SV_ENOTFOUND)
+            sv_error(NULL, "dvr: cannot store %s %s: %s", o->root, o->relpath, sv_strerror(rc));
+        free(o->json);
+        free(o->root);
+        free(o->relpath);
+        break;
+    }
     case OP_UNLINK:
         sv_dvr_remove_file(o->root, o->relpath);
         free(o->root);
@@ -416,6 +427,24 @@ void sv_dvr_writer_unlink(sv_dvr_writer *w, const char *root, const char *relpat
     if (!o->root || !o->relpath) {
         free(o->root);
         free(o->relpath);
+        free(o);
+        return;
+    }
+    enqueue(w, o);
+}
+
+void sv_dvr_writer_setting(sv_dvr_writer *w, const char *kind, const char *name,
+                           const char *json)
+{
+    op *o = calloc(1, sizeof *o);
+    if (!o)
+        return;
+    *o = (op){.type = OP_SETTING, .root = strdup(kind), .relpath = strdup(name),
+              .json = json ? strdup(json) : NULL};
+    if (!o->root || !o->relpath || (json && !o->json)) {
+        free(o->root);
+        free(o->relpath);
+        free(o->json);
         free(o);
         return;
     }

@@ -42,6 +42,10 @@ void sv_dvr_writer_close(sv_dvr_writer *w, sv_dvr_wfile *f, int64_t duration_ms)
 void sv_dvr_writer_abort(sv_dvr_writer *w, sv_dvr_wfile *f);
 /* Queues removal of a file (root/relpath) and of directories left empty up to root. */
 void sv_dvr_writer_unlink(sv_dvr_writer *w, const char *root, const char *relpath);
+/* Queues a settings change for the catalog (json NULL: delete). Strings copied. The writer
+ * applies them in order, off the loop thread. */
+void sv_dvr_writer_setting(sv_dvr_writer *w, const char *kind, const char *name,
+                           const char *json);
 /* True if the file hit a write error (its segment will be dropped). Loop-thread safe. */
 bool sv_dvr_wfile_failed(const sv_dvr_wfile *f);
 /* True while the root is marked full. Clear with sv_dvr_writer_resume (after retention). */

@@ -81,4 +81,31 @@ void sv_http_req_on_done(sv_http_req *req,
 
 const char *sv_http_status_text(int status);
 
+/* ---- additions (http_server.c) ----
+ *
+ * Request lifetime, precisely:
+ *  - The handler owns nothing; req stays valid until exactly one of on_done / on_close
+ *    has fired (if set) and returned, then it is freed. Without callbacks, treat req as
+ *    gone as soon as the response is complete (sv_http_respond / sv_http_error /
+ *    sv_http_respond_file / sv_http_stream_end returned).
+ *  - on_done: every byte of the response was handed to the socket.
+ *  - on_close: the connection went away (reset, timeout, server shutdown) before that,
+ *    even if the handler had already completed the response. After on_close returns the
+ *    handler must not use req; inside on_close, response calls are no-ops and accessors
+ *    still work. A handler that frees producer state in on_close and also ends the stream
+ *    itself should clear the callback (sv_http_req_on_close(req, NULL, NULL)) first.
+ *  - Response functions must be called on the loop thread. They queue bytes; completion,
+ *    on_drain and the next pipelined request run later from the loop, never re-entrantly.
+ *  - A read EOF from the client before the handler completed the response counts as the
+ *    client leaving (on_close fires); once complete, the response is still flushed.
+ *  - Do not call sv_http_server_free from a callback of the same server. */
+
+/* Port actually bound (useful with port 0), or a negative SV_E* code. */
+int sv_http_server_port(const sv_http_server *srv);
+/* Open connections (for metrics). */
+size_t sv_http_server_connections(const sv_http_server *srv);
+/* Response bytes (headers and framing included) handed to the socket so far; usable in
+ * on_close for accounting of aborted downloads. */
+uint64_t sv_http_req_bytes_sent(const sv_http_req *req);
+
 #endif
