@@ -80,6 +80,8 @@ static bool route_media(sv_api *api, sv_http_req *req, const char *path)
 {
     char name[NAME_MAX_LEN];
     uint64_t seq;
+    if (sv_api_archive_route(api, req, path))
+        return true;
     if (sv_api_split_suffix(path, "/index.m3u8", name, sizeof name) ||
         sv_api_split_suffix(path, "/playlist.m3u8", name, sizeof name)) {
         live_playlist(api, req, name);

@@ -34,6 +34,8 @@ void sv_api_handle(sv_http_req *req, void *ctx);
 void sv_api_admin(sv_api *api, sv_http_req *req, const char *rest);
 /* DVR routes of a stream: rest is "ranges" or "locks". */
 void sv_api_dvr(sv_api *api, sv_http_req *req, const char *name, const char *rest);
+/* Archive playback routes (api_archive.c). True when the path was one of them (answered). */
+bool sv_api_archive_route(sv_api *api, sv_http_req *req, const char *path);
 /* The "dvr" object of a stream's status (NULL if it has no recording). */
 json_t *sv_api_dvr_status(sv_api *api, const char *name);
 

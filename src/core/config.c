@@ -24,6 +24,7 @@ void sv_config_init(sv_config *cfg)
     cfg->live_segment_ms = 2000;
     cfg->live_window = 6;
     cfg->log_level = SV_LOG_INFO;
+    cfg->archive_max_window_s = 7 * 86400;
 }
 
 void sv_config_free(sv_config *cfg)
@@ -88,7 +89,7 @@ static int apply_directive(sv_config *cfg, const sv_conf_node *n, char *err, siz
 {
     const char *f = cfg->file;
     static const char *const blocks[] = {"stream", "template", "dvr", "event_sink",
-                                         "export_root", "export_max_duration", NULL};
+                                         "export_root", NULL};
     if (!strcmp(n->name, "http_port"))
         return int_arg(n, 1, 65535, &cfg->http_port, err, errlen, f);
     if (!strcmp(n->name, "rtmp_port"))
@@ -97,6 +98,8 @@ static int apply_directive(sv_config *cfg, const sv_conf_node *n, char *err, siz
         return int_arg(n, 500, 60000, &cfg->live_segment_ms, err, errlen, f);
     if (!strcmp(n->name, "live_window"))
         return int_arg(n, 2, 100, &cfg->live_window, err, errlen, f);
+    if (!strcmp(n->name, "archive_max_window"))
+        return int_arg(n, 1, 366 * 86400, &cfg->archive_max_window_s, err, errlen, f);
     if (!strcmp(n->name, "listen"))
         return one_arg(n, &cfg->bind_addr, err, errlen, f);
     if (!strcmp(n->name, "data_dir"))
