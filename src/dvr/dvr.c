@@ -93,11 +93,11 @@ static void open_segment(rec *r, const sv_frame *f)
         return; /* recording was off a moment ago: don't re-resolve settings per frame */
     sv_dvr_settings_clear(&r->set);
     sv_settings_dvr(r->dvr->settings, sv_stream_name(r->s), &r->set);
-    if (!r->set.enabled) {
+    int64_t utc = sv_stream_utc_ms(r->s, f->dts);
+    if (!r->set.enabled || (r->set.schedule && !sv_schedule_active(r->set.schedule, utc))) {
         r->next_check_mono = now + 1000;
         return;
     }
-    int64_t utc = sv_stream_utc_ms(r->s, f->dts);
     if (utc < r->last_end_utc)
         utc = r->last_end_utc; /* never overlap the previous segment */
     r->file = sv_dvr_writer_open(r->dvr->writer, r->set.root, sv_stream_name(r->s), utc);
@@ -150,7 +150,8 @@ static void on_frame(void *ctx, sv_stream *s, sv_frame *f)
         close_segment(r, r->last_dts + r->frame_gap);
     int64_t elapsed = f->dts - r->start_dts;
     if (r->file && starts_segment(r, f) &&
-        (elapsed >= r->set.segment_duration_ms * 90 || elapsed >= FORCE_CUT_TICKS))
+        (elapsed >= r->set.segment_duration_ms * 90 || elapsed >= FORCE_CUT_TICKS ||
+         (r->set.schedule && !sv_schedule_active(r->set.schedule, sv_stream_utc_ms(s, f->dts)))))
         close_segment(r, f->dts);
     if (!r->file) {
         if (!starts_segment(r, f)) {

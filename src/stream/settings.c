@@ -26,6 +26,7 @@ struct sv_settings {
 void sv_dvr_settings_clear(sv_dvr_settings *d)
 {
     free(d->root);
+    sv_schedule_free(d->schedule);
     memset(d, 0, sizeof *d);
 }
 
@@ -128,6 +129,16 @@ int sv_settings_check_dvr(const json_t *dvr, char *err, size_t errlen)
     return 0;
 }
 
+static int check_schedule(const json_t *body, char *err, size_t errlen)
+{
+    const json_t *v = json_object_get(body, "schedule");
+    if (!v || json_is_null(v))
+        return 0;
+    sv_schedule *s = sv_schedule_new(v, err, errlen);
+    sv_schedule_free(s);
+    return s ? 0 : SV_EINVAL;
+}
+
 static int check_template(const json_t *body, char *err, size_t errlen)
 {
     const json_t *p = json_object_get(body, "prefixes");
@@ -188,6 +199,8 @@ int sv_settings_put(sv_settings *st, const char *kind, const char *name, const j
     if (is_template && (!*name || strlen(name) > 100 || strchr(name, '/')))
         return fail(err, errlen, "name", "invalid template name");
     int rc = is_template ? check_template(body, err, errlen) : check_stream(body, err, errlen);
+    if (!rc)
+        rc = check_schedule(body, err, errlen);
     const json_t *dvr = json_object_get(body, "dvr");
     if (!rc && dvr)
         rc = sv_settings_check_dvr(dvr, err, errlen);
@@ -433,5 +446,10 @@ void sv_settings_dvr(const sv_settings *st, const char *stream, sv_dvr_settings 
         out->disk_limit_percent = (int)json_integer_value(lim);
     else if (json_is_integer(lim))
         out->disk_limit_bytes = json_integer_value(lim);
+    const json_t *sched = json_object_get(eff, "schedule");
+    if (json_is_object(sched)) {
+        char err[128];
+        out->schedule = sv_schedule_new(sched, err, sizeof err); /* validated on the way in */
+    }
     json_decref(eff);
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "core/conf.h"
+#include "stream/schedule.h"
 
 typedef struct sv_dvr_settings {
     bool enabled;
@@ -24,6 +25,7 @@ typedef struct sv_dvr_settings {
     int64_t expiration_s;        /* keep this many seconds; 0 = forever */
     int64_t disk_limit_bytes;    /* archive bytes in this root; 0 = none */
     int disk_limit_percent;      /* filesystem usage percent; 0 = none */
+    sv_schedule *schedule;       /* weekly recording windows; NULL = always */
 } sv_dvr_settings;
 
 void sv_dvr_settings_clear(sv_dvr_settings *d);

@@ -225,3 +225,35 @@ def test_api_validation(server):
     r = server.api("DELETE", "/streams/live/v/dvr/ranges", {"from": 10, "duration": 0})
     assert r.status == 400
     assert server.api("GET", "/streams/live/v/dvr/ranges").json() == []
+
+
+def _window_around(now_utc, inside):
+    """A one-hour UTC window that contains now (inside) or lies two hours away."""
+    h = time.gmtime(now_utc).tm_hour
+    start = h if inside else (h + 2) % 24
+    return {"timezone": "UTC",
+            "windows": [{"days": "*", "from": "%02d:00" % start,
+                         "to": "%02d:00" % ((start + 1) % 24) if start != 23 else "24:00"}]}
+
+
+def test_schedule_excludes_recording_but_live_goes_on(server_factory, tmp_path):
+    root = str(tmp_path / "archive")
+    s = server_factory().start()
+    r = s.api("PUT", "/streams/live/sched", {"dvr": {"root": root},
+                                            "schedule": _window_around(time.time(), False)})
+    assert r.status == 200, r.body
+    pub = publish(s, "live/sched", seconds=10, size="320x240")
+    s.wait_stream("live/sched", segments=2)          # live works outside the window
+    finish(pub)
+    time.sleep(1)
+    assert segment_files(root) == []
+    assert s.api("GET", "/streams/live/sched/dvr/ranges").json() == []
+    # a window containing now: recorded
+    r = s.api("PUT", "/streams/live/sched", {"dvr": {"root": root},
+                                            "schedule": _window_around(time.time(), True)})
+    assert r.status == 200
+    finish(publish(s, "live/sched", seconds=8, size="320x240"))
+    time.sleep(1)
+    assert len(segment_files(root)) >= 3
+    r = s.api("PUT", "/streams/live/sched", {"schedule": {"windows": [{"days": "xyz"}]}})
+    assert r.status == 400 and "schedule.windows[0].days" in r.json()["error"]["message"]
