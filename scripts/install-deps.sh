@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PKGS="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev llvm
   libevent-dev libjansson-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev
   libavcodec-dev libswscale-dev libavutil-dev"
-TEST_PKGS="libcmocka-dev python3-pytest ffmpeg curl sqlite3 tzdata python3-gi
+TEST_PKGS="libcmocka-dev python3-pytest python3-pytest-xdist python3-pytest-timeout ffmpeg curl sqlite3 tzdata python3-gi
   gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav prometheus"
 

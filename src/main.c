@@ -21,9 +21,12 @@
 #include "core/log.h"
 #include "core/workq.h"
 #include "dvr/dvr.h"
+#include "events/events.h"   /* events wiring */
+#include "events/metrics.h"  /* events wiring */
 #include "stream/settings.h"
 #include "http/http.h"
 #include "ingest/rtmp/rtmp.h"
+#include "ingest/rtsp/inputs.h" /* rtsp wiring */
 #include "live/hls.h"
 #include "stream/stream.h"
 
@@ -37,8 +40,11 @@ typedef struct app {
     sv_registry *reg;
     sv_live *live;
     sv_rtmp_server *rtmp;
+    sv_inputs *inputs; /* rtsp wiring: RTSP camera pulls */
     sv_http_server *http;
     sv_api api;
+    sv_events *events;   /* events wiring: bus + sinks */
+    sv_metrics *metrics; /* events wiring: /metrics */
 } app;
 
 static void usage(FILE *out)
@@ -163,6 +169,27 @@ static void on_stream_destroy(void *ctx, sv_stream *s)
     sv_live_detach(a->live, s);
 }
 
+/* ---- events wiring (events/ owner): publish_started / publish_stopped ---- */
+static void on_publish_event(void *ctx, sv_stream *s)
+{
+    app *a = ctx;
+    sv_stream_stats st;
+    sv_stream_get_stats(s, &st);
+    sv_events_emit(a->events, "publish_started", sv_stream_name(s),
+                   json_pack("{s:s, s:s}", "protocol", st.protocol, "remote", st.remote));
+}
+
+static void on_unpublish_event(void *ctx, sv_stream *s)
+{
+    app *a = ctx;
+    sv_stream_stats st;
+    sv_stream_get_stats(s, &st);
+    sv_events_emit(a->events, "publish_stopped", sv_stream_name(s),
+                   json_pack("{s:s, s:s, s:I}", "protocol", st.protocol, "remote", st.remote,
+                             "bytes_in", (json_int_t)st.bytes_in));
+}
+/* ---- end events wiring ---- */
+
 static void on_signal(evutil_socket_t sig, short what, void *ctx)
 {
     app *a = ctx;
@@ -182,6 +209,14 @@ static void create_configured_streams(app *a)
 
 static int start(app *a)
 {
+    char everr[512]; /* events wiring: bus, sinks, metrics registry */
+    a->events = sv_events_new(a->base, a->cfg.data_dir, a->cfg.tree, a->cfg.file, everr,
+                              sizeof everr);
+    a->metrics = sv_metrics_new();
+    if (!a->events || !a->metrics) {
+        fprintf(stderr, "streamvault: %s\n", a->events ? "out of memory" : everr);
+        return -1;
+    }
     a->wq = sv_workq_new(a->base, 2, 1024);
     sv_dvr_config dc = {a->catalog_path, 5000, 0};
     a->dvr = a->wq ? sv_dvr_new(a->base, a->wq, a->settings, &dc) : NULL;
@@ -192,14 +227,22 @@ static int start(app *a)
     a->reg = sv_registry_new(a->base);
     if (!a->live || !a->reg)
         return -1;
-    sv_registry_hooks hooks = {on_stream_created, on_stream_destroy, NULL, a};
+    sv_registry_hooks hooks = {on_stream_created, on_stream_destroy, NULL,
+                               on_publish_event, on_unpublish_event, a}; /* events wiring */
     sv_registry_set_hooks(a->reg, &hooks);
     create_configured_streams(a);
+    sv_inputs_config ic = {a->base, a->reg, a->settings, a->wq, a->events}; /* rtsp wiring */
+    a->inputs = sv_inputs_new(&ic);                                        /* rtsp wiring */
+    sv_inputs_sync(a->inputs);                                             /* rtsp wiring */
     sv_rtmp_config rc = {a->cfg.bind_addr, a->cfg.rtmp_port, 1024, 5000, 10000};
     a->rtmp = sv_rtmp_server_new(a->base, a->reg, &rc);
-    a->api = (sv_api){&a->cfg, a->reg, a->live, a->settings, a->dvr, a->wq};
+    a->api = (sv_api){&a->cfg, a->reg, a->live, a->settings, a->dvr, a->wq,
+                      a->events, a->metrics}; /* events wiring: last two */
     sv_http_config hc = {a->cfg.bind_addr, a->cfg.http_port, 0};
     a->http = sv_http_server_new(a->base, &hc, sv_api_handle, &a->api);
+    sv_metrics_sources ms = {a->reg, a->live, a->dvr, a->settings, a->http, a->events};
+    if (a->http && sv_metrics_add_server_collectors(a->metrics, &ms)) /* events wiring */
+        return -1;
     if (!a->rtmp || !a->http)
         return -1;
     sv_info(NULL, "StreamVault %s: RTMP on %d, HTTP on %d, data in %s", SV_VERSION,
@@ -209,11 +252,14 @@ static int start(app *a)
 
 static void stop(app *a)
 {
+    sv_inputs_free(a->inputs);      /* rtsp wiring: camera pulls TEARDOWN and unpublish */
     sv_rtmp_server_free(a->rtmp);   /* publishers unpublish: segments close */
     sv_http_server_free(a->http);
     sv_workq_free(a->wq);           /* running jobs finish, queued ones are cancelled */
     sv_registry_free(a->reg);       /* detaches recorders: last segments queued */
     sv_dvr_free(a->dvr);            /* writer drains, catalog closes cleanly */
+    sv_events_free(a->events);      /* events wiring: outbox commits what is queued */
+    sv_metrics_free(a->metrics);    /* events wiring */
     sv_live_free(a->live);
     sv_settings_free(a->settings);
     free(a->catalog_path);

@@ -106,7 +106,15 @@ void sv_api_handle(sv_http_req *req, void *ctx)
             sv_http_error(req, 401, "unauthorized", "admin credentials required");
             return;
         }
+        if (sv_events_api_route(path + strlen(API_PREFIX))) { /* events wiring */
+            sv_events_api(api->events, req, path + strlen(API_PREFIX));
+            return;
+        }
         sv_api_admin(api, req, path + strlen(API_PREFIX));
+        return;
+    }
+    if (!strcmp(path, "/metrics")) { /* events wiring: public, like most exporters */
+        sv_metrics_handle(api->metrics, req);
         return;
     }
     if (!strcmp(m, "OPTIONS")) {

@@ -13,6 +13,8 @@
 #include "core/config.h"
 #include "core/workq.h"
 #include "dvr/dvr.h"
+#include "events/events.h"  /* events wiring */
+#include "events/metrics.h" /* events wiring */
 #include "http/http.h"
 #include "live/hls.h"
 #include "stream/settings.h"
@@ -25,6 +27,8 @@ typedef struct sv_api {
     sv_settings *settings;
     sv_dvr *dvr;
     sv_workq *wq;
+    sv_events *events;   /* events wiring: NULL-safe */
+    sv_metrics *metrics; /* events wiring: NULL-safe */
 } sv_api;
 
 /* The sv_http_handler for the server; ctx is a sv_api. */
@@ -36,6 +40,9 @@ void sv_api_admin(sv_api *api, sv_http_req *req, const char *rest);
 void sv_api_dvr(sv_api *api, sv_http_req *req, const char *name, const char *rest);
 /* Archive playback routes (api_archive.c). True when the path was one of them (answered). */
 bool sv_api_archive_route(sv_api *api, sv_http_req *req, const char *path);
+/* MP4/TS download of a window (api_export.c); answers asynchronously. */
+void sv_api_download(sv_api *api, sv_http_req *req, const char *name, int64_t from_ms,
+                     int64_t to_ms, bool mp4);
 /* The "dvr" object of a stream's status (NULL if it has no recording). */
 json_t *sv_api_dvr_status(sv_api *api, const char *name);
 

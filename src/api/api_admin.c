@@ -13,6 +13,7 @@
 #include "api/api.h"
 #include "api/api_util.h"
 #include "core/error.h"
+#include "ingest/rtsp/inputs.h" /* rtsp wiring */
 
 static json_t *track_json(const sv_track *t)
 {
@@ -75,6 +76,9 @@ static json_t *stream_json(sv_api *api, const char *name)
     json_object_set_new(j, "static", json_boolean(configured));
     json_object_set_new(j, "settings", eff);
     json_object_set_new(j, "dvr", dvr ? dvr : json_null());
+    json_t *is = sv_inputs_status(sv_inputs_of(api->reg), name); /* rtsp wiring */
+    if (is)                                                        /* rtsp wiring */
+        json_object_set_new(j, "input_status", is);                /* rtsp wiring */
     return j;
 }
 
@@ -146,6 +150,7 @@ static void put_entry(sv_api *api, sv_http_req *req, const char *kind, const cha
     }
     if (!strcmp(kind, "stream")) {
         sv_registry_get(api->reg, name); /* the stream exists from now on */
+        sv_inputs_sync(sv_inputs_of(api->reg)); /* rtsp wiring: start/restart pulls */
         sv_api_reply_json(req, 200, stream_json(api, name));
     } else {
         json_t *t = json_deep_copy(sv_settings_get(api->settings, kind, name));
@@ -163,6 +168,7 @@ static void stream_route(sv_api *api, sv_http_req *req, const char *m, const cha
     if (!strcmp(m, "DELETE")) {
         if (sv_settings_delete(api->settings, "stream", name))
             return sv_http_error(req, 404, "not_found", "stream has no stored settings");
+        sv_inputs_sync(sv_inputs_of(api->reg)); /* rtsp wiring: stop its pull */
         return sv_http_respond(req, 204, NULL, NULL, 0);
     }
     if (strcmp(m, "GET") && strcmp(m, "HEAD"))

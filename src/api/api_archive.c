@@ -3,6 +3,7 @@
  * Flussonic, UTC seconds:
  *   GET /{name}/index-{from}-{duration}.m3u8, /{name}/archive-{from}-{duration}.m3u8   VOD
  *   GET /{name}/index-{from}-now.m3u8        from a past moment up to live (EVENT)
+ *   GET /{name}/archive-{from}-{duration}.mp4 | .ts   the window as one file (api_export.c)
  * Ti Top, UTC milliseconds:
  *   GET /{app}/{stream}/playlist.m3u8?start_time=&end_time=   (or &duration=; end_time
  *   wins), also the documented spelling "playlist.m3u8&start_time=..."
@@ -96,8 +97,20 @@ static void serve_playlist(sv_api *api, sv_http_req *req, const char *name, int6
     sv_bytes_free(&out);
 }
 
-/* /{name}/index-{from}-{duration|now}.m3u8 and archive-{from}-{duration}.m3u8 */
-static bool flussonic_playlist(sv_api *api, sv_http_req *req, const char *path)
+/* The extension of a Flussonic window file: .m3u8, .mp4, .ts; NULL for anything else. */
+static const char *window_ext(const char *file, size_t flen)
+{
+    static const char *const exts[] = {".m3u8", ".mp4", ".ts", NULL};
+    for (int i = 0; exts[i]; i++) {
+        size_t el = strlen(exts[i]);
+        if (flen > el && !strcmp(file + flen - el, exts[i]))
+            return exts[i];
+    }
+    return NULL;
+}
+
+/* /{name}/index-{from}-{duration|now}.m3u8, archive-{from}-{duration}.m3u8|.mp4|.ts */
+static bool flussonic_window(sv_api *api, sv_http_req *req, const char *path)
 {
     const char *slash = strrchr(path, '/');
     if (!slash || slash == path)
@@ -105,15 +118,17 @@ static bool flussonic_playlist(sv_api *api, sv_http_req *req, const char *path)
     const char *file = slash + 1;
     size_t flen = strlen(file);
     bool index = !strncmp(file, "index-", 6), archive = !strncmp(file, "archive-", 8);
-    if ((!index && !archive) || flen < 12 || strcmp(file + flen - 5, ".m3u8"))
+    const char *ext = window_ext(file, flen);
+    if ((!index && !archive) || !ext || (index && strcmp(ext, ".m3u8")))
         return false;
+    size_t elen = strlen(ext);
     char from_s[32], dur_s[32], name[NAME_MAX_LEN];
     const char *a = file + (index ? 6 : 8);
     const char *dash = strchr(a, '-');
     size_t nlen = (size_t)(slash - path - 1);
     if (!dash || (size_t)(dash - a) >= sizeof from_s || nlen >= sizeof name)
         return false;
-    size_t dlen = (size_t)(file + flen - 5 - dash - 1);
+    size_t dlen = (size_t)(file + flen - elen - dash - 1);
     if (dlen == 0 || dlen >= sizeof dur_s)
         return false;
     memcpy(from_s, a, (size_t)(dash - a));
@@ -133,8 +148,12 @@ static bool flussonic_playlist(sv_api *api, sv_http_req *req, const char *path)
     }
     if (!parse_time(req, "duration", dur_s, false, true, &dur))
         return true;
-    if (check_window(api, req, from, from + dur))
+    if (!check_window(api, req, from, from + dur))
+        return true;
+    if (!strcmp(ext, ".m3u8"))
         serve_playlist(api, req, name, from, from + dur, true);
+    else
+        sv_api_download(api, req, name, from, from + dur, !strcmp(ext, ".mp4"));
     return true;
 }
 
@@ -249,7 +268,7 @@ bool sv_api_archive_route(sv_api *api, sv_http_req *req, const char *path)
         return true;
     if (titop_amp_spelling(api, req, path))
         return true;
-    if (flussonic_playlist(api, req, path))
+    if (flussonic_window(api, req, path))
         return true;
     return archive_segment(api, req, path);
 }

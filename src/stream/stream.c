@@ -249,6 +249,8 @@ int sv_stream_publish(sv_registry *reg, const char *name, const char *query,
     s->tracks[1].type = SV_MEDIA_AUDIO;
     sv_info(name, "publish started (%s from %s)", s->protocol, s->remote);
     *out = s;
+    if (reg->hooks.on_publish)
+        reg->hooks.on_publish(reg->hooks.ctx, s);
     return 0;
 }
 
@@ -407,6 +409,8 @@ void sv_stream_unpublish(sv_stream *s)
             c->ops->on_unpublish(c->ctx, s);
     }
     dispatch_end(s);
+    if (s->reg->hooks.on_unpublish)
+        s->reg->hooks.on_unpublish(s->reg->hooks.ctx, s);
 }
 
 sv_consumer *sv_stream_subscribe(sv_stream *s, const sv_consumer_ops *ops, void *ctx)

@@ -36,6 +36,9 @@ typedef struct sv_registry_hooks {
     /* Publish authorisation: name without query, query string (may be NULL), protocol
      * ("rtmp", "rtsp"). Return true to allow. NULL hook: allow everything. */
     bool (*authorize_publish)(void *ctx, const char *name, const char *query, const char *protocol);
+    /* A publisher took the name / left it (after consumers were told). May be NULL. */
+    void (*on_publish)(void *ctx, sv_stream *s);
+    void (*on_unpublish)(void *ctx, sv_stream *s);
     void *ctx;
 } sv_registry_hooks;
 

@@ -154,3 +154,82 @@ def test_paths_never_escape_the_root(rec):
         r = rec.get(path, auth=None)
         assert r.status in (400, 404), path
         assert b"root:" not in r.body
+
+
+def mp4_boxes(data):
+    """Top-level box types in order."""
+    out, off = [], 0
+    while off + 8 <= len(data):
+        size = int.from_bytes(data[off:off + 4], "big")
+        kind = data[off + 4:off + 8].decode("latin-1")
+        if size == 1:
+            size = int.from_bytes(data[off + 8:off + 16], "big")
+        out.append(kind)
+        if size < 8:
+            break
+        off += size
+    return out
+
+
+def test_mp4_download_of_a_window(rec, tmp_path):
+    frm = rec.ranges[0]["from"] + 7
+    path = "/%s/archive-%d-20.mp4" % (STREAM, frm)
+    r = rec.get(path, auth=None)
+    assert r.status == 200, r.body[:200]
+    assert r.headers["Content-Type"] == "video/mp4"
+    assert r.headers["Content-Disposition"] == "attachment; filename=arch_%d_20.mp4" % frm
+    assert int(r.headers["Content-Length"]) == len(r.body)
+    assert r.headers["Accept-Ranges"] == "bytes"
+    boxes = mp4_boxes(r.body)
+    assert boxes.index("moov") < boxes.index("mdat"), boxes
+    f = tmp_path / "w.mp4"
+    f.write_bytes(r.body)
+    info = ffprobe_json(str(f))
+    streams = {s["codec_type"]: s for s in info["streams"]}
+    assert streams["video"]["codec_name"] == "h264" and streams["audio"]["codec_name"] == "aac"
+    assert abs(float(info["format"]["duration"]) - 20) <= 2.1   # within one GOP
+    starts = [float(s["start_time"]) for s in info["streams"]]
+    assert abs(starts[0] - starts[1]) <= 0.1, starts             # A/V aligned
+    rc, err = decode(str(f))
+    assert rc == 0 and err == "", err
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_frames",
+                          "-read_intervals", "%+#1", "-print_format", "json", str(f)],
+                         capture_output=True, timeout=60)
+    first = json.loads(out.stdout)["frames"][0]
+    assert first["key_frame"] == 1 and first["pict_type"] == "I"
+    # ranges: exactly the bytes of the full response
+    n = len(r.body)
+    for a, b in ((0, 99), (n // 2, n // 2 + 70000), (n - 1000, n - 1)):
+        part = rec.get(path, auth=None, headers={"Range": "bytes=%d-%d" % (a, b)})
+        assert part.status == 206
+        assert part.headers["Content-Range"] == "bytes %d-%d/%d" % (a, b, n)
+        assert part.body == r.body[a:b + 1]
+    bad = rec.get(path, auth=None, headers={"Range": "bytes=%d-" % (n + 10)})
+    assert bad.status == 416
+
+
+def test_ts_download_and_errors(rec, tmp_path):
+    frm = rec.ranges[0]["from"] + 4
+    r = rec.get("/%s/archive-%d-10.ts" % (STREAM, frm), auth=None)
+    assert r.status == 200 and r.headers["Content-Type"] == "video/mp2t"
+    assert len(r.body) % 188 == 0 and int(r.headers["Content-Length"]) == len(r.body)
+    f = tmp_path / "w.ts"
+    f.write_bytes(r.body)
+    rc, err = decode(str(f))
+    assert rc == 0 and err == "", err
+    assert rec.get("/%s/archive-%d-10.mp4" % (STREAM, frm - 7200), auth=None).status == 404
+    assert rec.get("/%s/archive-%d-0.mp4" % (STREAM, frm), auth=None).status == 400
+    assert rec.get("/no/such/archive-%d-10.mp4" % frm, auth=None).status == 404
+
+
+def test_client_leaving_mid_download_stops_the_work(rec):
+    import socket
+    frm = rec.ranges[0]["from"]
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", rec.http_port), timeout=5) as c:
+            c.sendall(("GET /%s/archive-%d-40.mp4 HTTP/1.1\r\nHost: x\r\n\r\n" %
+                       (STREAM, frm)).encode())
+            c.recv(1000)
+    # the server is still fine and serves the whole file to the next client
+    r = rec.get("/%s/archive-%d-10.mp4" % (STREAM, frm), auth=None)
+    assert r.status == 200 and int(r.headers["Content-Length"]) == len(r.body)

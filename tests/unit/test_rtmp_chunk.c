@@ -1,6 +1,9 @@
 /* Unit tests for ingest/rtmp/rtmp_chunk: the connect chunks ffmpeg sends, header formats
  * 0-3 and their timestamp rules, extended timestamps (also on fmt 3), chunk size changes,
- * Abort, acknowledgement windows, 1-byte feeds, writer round trips and the caps. */
+ * Abort, acknowledgement windows, 1-byte feeds, writer round trips and the caps, and a
+ * replay of a whole real ffmpeg publish session (tests/fuzz/corpus/rtmp_chunk/
+ * ffmpeg_publish.bin: x264 160x120 10 fps + AAC, 1.5 s, captured after the handshake). */
+#include <stdio.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +14,9 @@
 #include <cmocka.h>
 
 #include "core/error.h"
+#include "ingest/rtmp/amf0.h"
 #include "ingest/rtmp/rtmp_chunk.h"
+#include "ingest/rtmp/rtmp_flv.h"
 
 /* What ffmpeg sent after the handshake for rtmp://127.0.0.1:19350/live/x: the connect
  * command (140 bytes) as a fmt 0 chunk of 128 bytes and a fmt 3 continuation (0xc3). */
@@ -346,6 +351,117 @@ static void garbage_never_crashes(void **st)
     }
 }
 
+typedef struct replay {
+    int tracks, vframes, aframes, keys, cmds, bframes;
+    int64_t last_dts[2];
+    bool nonmono;
+    sv_codec vcodec, acodec;
+    int width;
+} replay;
+
+static void rp_tracks(void *ctx, const sv_track *t)
+{
+    replay *r = ctx;
+    r->tracks++;
+    r->vcodec = t[0].codec;
+    r->acodec = t[1].codec;
+    r->width = t[0].width;
+}
+
+static void rp_frame(void *ctx, sv_frame *f)
+{
+    replay *r = ctx;
+    int *n = f->track == 0 ? &r->vframes : &r->aframes;
+    if (*n && f->dts < r->last_dts[f->track])
+        r->nonmono = true;
+    r->last_dts[f->track] = f->dts;
+    (*n)++;
+    if (f->track == 0 && f->key)
+        r->keys++;
+    if (f->pts != f->dts)
+        r->bframes++;
+}
+
+static uint8_t *load_capture(size_t *len)
+{
+    /* relative to this source file, as the compiler saw it (meson runs from the build
+     * dir, which is where the relative __FILE__ path starts) */
+    char path[1024];
+    const char *f = __FILE__;
+    const char *slash = strrchr(f, '/');
+    snprintf(path, sizeof path, "%.*s/../fuzz/corpus/rtmp_chunk/ffmpeg_publish.bin",
+             slash ? (int)(slash - f) : 1, slash ? f : ".");
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    uint8_t *buf = malloc(1 << 20);
+    *len = fread(buf, 1, 1 << 20, fp);
+    fclose(fp);
+    return buf;
+}
+
+static void ffmpeg_publish_capture(void **st)
+{
+    size_t len = 0;
+    uint8_t *buf = load_capture(&len);
+    if (!buf)
+        skip();
+    sv_rtmp_reader r;
+    assert_int_equal(sv_rtmp_reader_init(&r), 0);
+    replay rp = {0};
+    sv_rtmp_media m;
+    sv_rtmp_media_cb cb = {rp_tracks, rp_frame, &rp};
+    sv_rtmp_media_init(&m, &cb);
+    size_t pos = 1; /* the fuzzer's control byte */
+    while (pos < len) {
+        sv_rtmp_msg msg;
+        bool have;
+        size_t n = len - pos < 1000 ? len - pos : 1000;
+        int rc = sv_rtmp_reader_parse(&r, buf + pos, n, &msg, &have);
+        assert_true(rc > 0);
+        pos += (size_t)rc;
+        if (!have)
+            continue;
+        if (msg.type == SV_RTMP_MSG_COMMAND_AMF0) {
+            sv_amf_value v[8];
+            int nv = sv_amf_decode_all(msg.data, msg.len, v, 8);
+            assert_true(nv >= 2);
+            assert_int_equal(v[0].type, SV_AMF_STRING);
+            if (!strcmp(v[0].str, "publish")) {
+                assert_string_equal(v[3].str, "cap");
+                r.max_msg = SV_RTMP_MAX_MSG;
+            }
+            rp.cmds++;
+            sv_amf_free_all(v, nv);
+        } else if (msg.type == SV_RTMP_MSG_DATA_AMF0) {
+            sv_amf_value v[4];
+            int nv = sv_amf_decode_all(msg.data, msg.len, v, 4);
+            assert_int_equal(nv, 3);
+            assert_string_equal(v[1].str, "onMetaData");
+            sv_rtmp_media_metadata(&m, &v[2]);
+            sv_amf_free_all(v, nv);
+        } else if (msg.type == SV_RTMP_MSG_VIDEO) {
+            assert_int_equal(sv_rtmp_media_video(&m, msg.timestamp, msg.data, msg.len), 0);
+        } else if (msg.type == SV_RTMP_MSG_AUDIO) {
+            assert_int_equal(sv_rtmp_media_audio(&m, msg.timestamp, msg.data, msg.len), 0);
+        }
+    }
+    /* connect, releaseStream, FCPublish, createStream, publish, FCUnpublish, deleteStream */
+    assert_int_equal(rp.cmds, 7);
+    assert_int_equal(rp.tracks, 1);
+    assert_int_equal(rp.vcodec, SV_CODEC_H264);
+    assert_int_equal(rp.acodec, SV_CODEC_AAC);
+    assert_int_equal(rp.width, 160);
+    assert_int_equal(rp.vframes, 15);
+    assert_int_equal(rp.keys, 2);
+    assert_true(rp.bframes > 0);
+    assert_true(rp.aframes >= 60);
+    assert_false(rp.nonmono);
+    sv_rtmp_media_free(&m);
+    sv_rtmp_reader_free(&r);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +474,7 @@ int main(void)
         cmocka_unit_test(bad_inputs),
         cmocka_unit_test(buffered_cap),
         cmocka_unit_test(garbage_never_crashes),
+        cmocka_unit_test(ffmpeg_publish_capture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
