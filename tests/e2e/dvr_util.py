@@ -50,3 +50,15 @@ def decode_errors(path):
 
 def dvr_config(root, extra="", segment_ms=2000):
     return "dvr {\n  root %s;\n  segment_duration %d;\n%s}\n" % (root, segment_ms, extra)
+
+
+def seg_span(relpath):
+    """(start, end) in UTC seconds of a segment from its path .../YYYY/MM/DD/HH/MM-SS-mmm_DUR.ts"""
+    import calendar
+    parts = relpath.split("/")
+    y, mo, d, h = (int(x) for x in parts[-5:-1])
+    stem = parts[-1][:-3]
+    ms, dur = stem.split("_")
+    mi, se, milli = (int(x) for x in ms.split("-"))
+    start = calendar.timegm((y, mo, d, h, mi, se)) + milli / 1000.0
+    return start, start + int(dur) / 1000.0

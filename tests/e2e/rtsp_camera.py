@@ -6,6 +6,7 @@ once it listens and runs until killed.
 
     rtsp_camera.py --port 8554 [--path /cam] [--codec h264|h265] [--no-audio]
                    [--auth none|basic|digest --user U --password P] [--size 320x240]
+                   [--tcp-only]
 """
 import argparse
 import sys
@@ -48,6 +49,7 @@ def main():
     ap.add_argument("--password", default="secret")
     ap.add_argument("--size", default="320x240")
     ap.add_argument("--fps", type=int, default=25)
+    ap.add_argument("--tcp-only", action="store_true", help="refuse RTP over UDP")
     args = ap.parse_args()
 
     Gst.init(None)
@@ -57,6 +59,8 @@ def main():
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(pipeline(args.codec, not args.no_audio, args.size, args.fps))
     factory.set_shared(True)
+    if args.tcp_only:
+        factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
     if args.auth != "none":
         auth = GstRtspServer.RTSPAuth()
         token = GstRtspServer.RTSPToken()

@@ -6,6 +6,7 @@ import subprocess
 import time
 
 from conftest import publish
+from dvr_util import dvr_config
 from webhook_receiver import Receiver, verify_signature
 
 
@@ -245,10 +246,23 @@ def metric(text, line_prefix):
     return None
 
 
-def test_metrics_promtool_and_counters_move(server_factory):
+def wait_metric(server, line_prefix, pred, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        text = server.get("/metrics", auth=None).body.decode()
+        v = metric(text, line_prefix)
+        if v is not None and pred(v):
+            return text
+        time.sleep(0.2)
+    raise AssertionError("metric %s: %r" % (line_prefix, metric(text, line_prefix)))
+
+
+def test_metrics_promtool_and_counters_move(server_factory, tmp_path):
     rec = Receiver().start()
+    root = tmp_path / "dvr"
     try:
-        server = server_factory(config=sink_conf("m", rec.url + "/m")).start()
+        server = server_factory(config=sink_conf("m", rec.url + "/m") +
+                                dvr_config(str(root))).start()
         m0 = server.get("/metrics", auth=None)
         assert m0.status == 200 and m0.headers["Content-Type"].startswith("text/plain")
         promtool(m0.body.decode())
@@ -263,9 +277,12 @@ def test_metrics_promtool_and_counters_move(server_factory):
             assert metric(t1, "sv_publishers") == 1
             assert metric(t1, "sv_http_connections") >= 1
             assert metric(t1, 'sv_stream_alive{stream="live/m"}') == 1
-            time.sleep(2)
-            t2 = server.get("/metrics", auth=None).body.decode()
+            t2 = wait_metric(server, "sv_dvr_segments_written_total", lambda v: v >= 1)
+            promtool(t2)
             assert metric(t2, 'sv_stream_input_bytes_total{stream="live/m"}') > b1
+            assert metric(t2, "sv_dvr_written_bytes_total") > 0
+            t2 = wait_metric(server, 'sv_dvr_archive_bytes{stream="live/m"}', lambda v: v > 0)
+            assert metric(t2, 'sv_disk_size_bytes{root="%s"}' % root) > 0
         finally:
             p.kill()
             p.wait()
@@ -282,6 +299,5 @@ def test_metrics_promtool_and_counters_move(server_factory):
         assert metric(t3, 'sv_event_sink_delivered_events_total{sink="m"}') >= 4
         assert metric(t3, 'sv_events_emitted_total{event="test_ping"}') == 3
         assert metric(t3, 'sv_event_sink_outbox_events{sink="m"}') is not None
-        assert 'sv_disk_size_bytes{root="' in t3
     finally:
         rec.stop()
