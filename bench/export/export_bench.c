@@ -2,7 +2,9 @@
  * remuxes an ffmpeg-made segment into our own TS layout (ts_demux -> ts_mux).
  *
  *   export_bench remux IN.ts OUT.ts
- *   export_bench export LIST.csv FROM_MS TO_MS OUT.{mp4,ts}
+ *   export_bench export LIST.csv FROM_MS TO_MS OUT.{mp4,ts}   (sv_export_to_file: fsync)
+ *   export_bench stream LIST.csv FROM_MS TO_MS OUT.{mp4,ts}   (reader -> fd, as an HTTP
+ *                                                              download would; no fsync)
  * LIST.csv lines: path,start_ms,duration_ms (segments in start order). Prints the plan
  * and write times. Not a test: no checks beyond return codes. */
 #include <stdio.h>
@@ -66,7 +68,23 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int do_export(const char *list, long long from, long long to, const char *out)
+static int stream_to(const sv_export_plan *p, const char *out)
+{
+    static uint8_t buf[1 << 20];
+    sv_export_reader *r;
+    FILE *fo = fopen(out, "wb");
+    ssize_t k = SV_EIO;
+    if (!fo || sv_export_reader_new(p, 0, sv_export_size(p), NULL, &r) < 0)
+        return SV_EIO;
+    while ((k = sv_export_read(r, buf, sizeof buf)) > 0)
+        fwrite(buf, 1, (size_t)k, fo);
+    sv_export_reader_free(r);
+    fclose(fo);
+    return (int)k;
+}
+
+static int do_export(const char *list, long long from, long long to, const char *out,
+                     int stream)
 {
     FILE *fl = fopen(list, "r");
     sv_export_seg segs[20000];
@@ -90,7 +108,7 @@ static int do_export(const char *list, long long from, long long to, const char 
         fprintf(stderr, "plan: %s\n", sv_strerror(rc));
         return 1;
     }
-    rc = sv_export_to_file(p, out, NULL, NULL, NULL, SV_EXPORT_OVERWRITE);
+    rc = stream ? stream_to(p, out) : sv_export_to_file(p, out, NULL, NULL, NULL, SV_EXPORT_OVERWRITE);
     double t2 = now();
     printf("plan %.3f s, write %.3f s, %llu bytes, %zu samples, %lld ms, first utc %lld: %s\n",
            t1 - t0, t2 - t1, (unsigned long long)sv_export_size(p), sv_export_sample_count(p),
@@ -106,8 +124,9 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "remux") == 0)
         return do_remux(argv[2], argv[3]);
-    if (argc == 6 && strcmp(argv[1], "export") == 0)
-        return do_export(argv[2], atoll(argv[3]), atoll(argv[4]), argv[5]);
-    fprintf(stderr, "usage: export_bench remux IN OUT | export LIST FROM_MS TO_MS OUT\n");
+    if (argc == 6 && (strcmp(argv[1], "export") == 0 || strcmp(argv[1], "stream") == 0))
+        return do_export(argv[2], atoll(argv[3]), atoll(argv[4]), argv[5],
+                         strcmp(argv[1], "stream") == 0);
+    fprintf(stderr, "usage: export_bench remux IN OUT | export|stream LIST FROM_MS TO_MS OUT\n");
     return 2;
 }

@@ -74,6 +74,7 @@ static json_t *stream_json(sv_api *api, const char *name)
     }
     json_t *eff = sv_settings_effective(api->settings, name);
     json_object_set_new(j, "static", json_boolean(configured));
+    sv_inputs_mask_settings(eff); /* rtsp wiring: no passwords in the API */
     json_object_set_new(j, "settings", eff);
     json_object_set_new(j, "dvr", dvr ? dvr : json_null());
     json_t *is = sv_inputs_status(sv_inputs_of(api->reg), name); /* rtsp wiring */

@@ -28,6 +28,8 @@
 
 #define READ_CHUNK (256u << 10)   /* bytes fed to the demuxer per read */
 #define WRITE_CHUNK (1u << 20)    /* bytes per write() in sv_export_to_file */
+#define SYNC_EVERY (8u << 20)     /* start writeback of every 8 MiB written, so the final
+                                   * fsync waits for little: disk I/O overlaps the demux */
 #define CONTIG_MS 100             /* segments closer than this form one run */
 #define RESET_MS 1000             /* dts vs wall-clock disagreement meaning a reset */
 #define WRAP ((int64_t)1 << 33)
@@ -766,6 +768,9 @@ static int copy_out(const sv_export_plan *p, int fd, sv_export_progress_cb cb, v
         if ((rc = write_all(fd, buf, (size_t)k)) < 0)
             break;
         done += (uint64_t)k;
+        if (done / SYNC_EVERY != (done - (uint64_t)k) / SYNC_EVERY) /* start writeback now */
+            sync_file_range(fd, (off64_t)(done / SYNC_EVERY - 1) * SYNC_EVERY, SYNC_EVERY,
+                            SYNC_FILE_RANGE_WRITE);
         int pct = (int)(done * 100 / p->total);
         if (cb && pct != last && pct < 100)
             cb(ctx, pct);

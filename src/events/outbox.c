@@ -142,9 +142,10 @@ static void apply_register(sv_events_outbox *ob, op *o)
             sv_error(NULL, "events outbox: too many sinks, '%s' not registered", o->sink);
             return;
         }
-        t = &ob->sinks[ob->nsinks++];
-        memset(t, 0, sizeof *t);
-        snprintf(t->name, sizeof t->name, "%s", o->sink);
+        size_t i = ob->nsinks++;
+        memset(&ob->sinks[i], 0, sizeof ob->sinks[i]);
+        memcpy(ob->sinks[i].name, o->sink, sizeof o->sink); /* same size, NUL-terminated */
+        t = &ob->sinks[i];
         sqlite3_stmt *s = stmt(ob, ST_COUNT, t->name);
         t->count = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     } else {

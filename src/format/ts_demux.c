@@ -242,13 +242,15 @@ static void set_frame(sv_frame *f, int t, sv_codec c, int key, int64_t dts, int6
     f->pts = pts;
 }
 
+#define NAL_KEEP 64 /* NAL spans remembered per access unit (more: scanned again) */
+
 static int emit_video(sv_ts_demux *d, int t, const uint8_t *p, size_t n, int64_t dts,
                       int64_t pts)
 {
     es *e = &d->es[t];
     int h265 = e->stream_type == 0x24, key = 0, ps = 0;
-    size_t pos = 0, out = 0;
-    sv_nal nal;
+    size_t pos = 0, out = 0, nk = 0, total = 0;
+    sv_nal nal, kept[NAL_KEEP];
     while (sv_h264_annexb_next(p, n, &pos, &nal)) {
         if (h265 && nal.len < 2)
             continue;
@@ -262,6 +264,9 @@ static int emit_video(sv_ts_demux *d, int t, const uint8_t *p, size_t n, int64_t
         }
         key |= c == 5;
         out += 4 + nal.len;
+        if (nk < NAL_KEEP)
+            kept[nk] = nal;
+        nk++;
     }
     if (ps)
         update_video_config(d, t);
@@ -272,9 +277,15 @@ static int emit_video(sv_ts_demux *d, int t, const uint8_t *p, size_t n, int64_t
         return SV_ENOMEM;
     set_frame(f, t, d->tracks[t].codec, key, dts, pts);
     uint8_t *w = f->data;
-    for (pos = 0; sv_h264_annexb_next(p, n, &pos, &nal);) {
-        if ((h265 && nal.len < 2) || nal_class(h265, nal.p) == 1)
-            continue;
+    for (pos = 0; total < nk; total++) { /* the spans found above, in order */
+        if (total < NAL_KEEP) {
+            nal = kept[total];
+        } else {
+            do /* past NAL_KEEP: continue scanning after the last kept span */
+                sv_h264_annexb_next(p, n, &pos, &nal);
+            while ((h265 && nal.len < 2) || nal_class(h265, nal.p) == 1 ||
+                   nal.p <= kept[NAL_KEEP - 1].p);
+        }
         sv_wb32(w, (uint32_t)nal.len);
         memcpy(w + 4, nal.p, nal.len);
         w += 4 + nal.len;

@@ -395,3 +395,21 @@ json_t *sv_inputs_status(sv_inputs *m, const char *name)
                      (json_int_t)(p->packets_lost + st.packets_lost), "width", w, "height", h,
                      "codecs", cs);
 }
+
+void sv_inputs_mask_settings(json_t *settings)
+{
+    json_t *arr = json_object_get(settings, "inputs"), *v;
+    size_t i;
+    char masked[SV_RTSP_URL_MAX];
+    json_array_foreach(arr, i, v)
+    {
+        json_t *u = json_is_string(v) ? v : json_object_get(v, "url");
+        if (!json_is_string(u))
+            continue;
+        sv_rtsp_url_mask(json_string_value(u), masked, sizeof masked);
+        if (json_is_string(v))
+            json_array_set_new(arr, i, json_string(masked));
+        else
+            json_object_set_new(v, "url", json_string(masked));
+    }
+}

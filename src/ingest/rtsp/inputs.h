@@ -50,6 +50,9 @@ int sv_inputs_sync(sv_inputs *m);
  *  "tcp|udp", "reconnects": N, "last_error": "...", "bitrate": kbps, "fps": measured,
  *  "frames_lost": N, "packets_lost": N, "width": W, "height": H, "codecs": [...]} */
 json_t *sv_inputs_status(sv_inputs *m, const char *name);
+/* Masks the password of every inputs[].url (string or {"url": ...}) of a stream settings
+ * object in place, for showing it (API). NULL-safe. */
+void sv_inputs_mask_settings(json_t *settings);
 /* The manager created for reg, or NULL (lets API handlers reach it without new plumbing). */
 sv_inputs *sv_inputs_of(const sv_registry *reg);
 

@@ -92,7 +92,7 @@ static void au_finish(sv_rtp_depack *d)
         d->emit(d->ctx, d->au.p, d->au.len, d->au_ts, d->au_key);
     }
     sv_bytes_reset(&d->au);
-    d->au_open = d->au_broken = d->au_key = false;
+    d->au_open = d->au_broken = d->au_key = d->au_vcl = false;
 }
 
 static void au_begin(sv_rtp_depack *d, uint32_t ts)
@@ -117,8 +117,13 @@ static void remember_ps(sv_rtp_depack *d, sv_bytes *slot, const uint8_t *nal, si
         d->ps_version++;
 }
 
-static void classify(sv_rtp_depack *d, const uint8_t *nal, size_t len)
+/* Looks at a NAL unit of the AU: keyframe flag, parameter sets to remember. Returns
+ * false when it must not be appended: a parameter set or delimiter after the first slice
+ * of the picture (some payloaders repeat SPS/PPS before every IDR slice; inside one
+ * picture that would start a new access unit for a decoder). */
+static bool classify(sv_rtp_depack *d, const uint8_t *nal, size_t len)
 {
+    bool ps;
     if (d->codec == SV_CODEC_H264) {
         int t = nal[0] & 0x1f;
         d->au_key |= t == SV_H264_NAL_IDR;
@@ -126,7 +131,11 @@ static void classify(sv_rtp_depack *d, const uint8_t *nal, size_t len)
             remember_ps(d, &d->sps, nal, len);
         else if (t == SV_H264_NAL_PPS)
             remember_ps(d, &d->pps, nal, len);
-        return;
+        ps = t == SV_H264_NAL_SPS || t == SV_H264_NAL_PPS || t == SV_H264_NAL_AUD;
+        if (ps && d->au_vcl)
+            return false;
+        d->au_vcl |= t >= 1 && t <= 5;
+        return true;
     }
     int t = (nal[0] >> 1) & 0x3f;
     d->au_key |= t >= 16 && t <= 21;
@@ -136,6 +145,11 @@ static void classify(sv_rtp_depack *d, const uint8_t *nal, size_t len)
         remember_ps(d, &d->sps, nal, len);
     else if (len >= 2 && t == 34)
         remember_ps(d, &d->pps, nal, len);
+    ps = t >= 32 && t <= 35;
+    if (ps && d->au_vcl)
+        return false;
+    d->au_vcl |= t < 32;
+    return true;
 }
 
 /* Appends one NAL unit given as a header part and a body part. */
@@ -149,12 +163,12 @@ static void au_add_nal2(sv_rtp_depack *d, const uint8_t *a, size_t alen, const u
         d->au_broken = true;
         return;
     }
+    size_t start = d->au.len;
     sv_bytes_put_be32(&d->au, (uint32_t)n);
     sv_bytes_put(&d->au, a, alen);
     sv_bytes_put(&d->au, b, blen);
-    if (d->au.failed)
-        return;
-    classify(d, d->au.p + d->au.len - n, n);
+    if (!d->au.failed && !classify(d, d->au.p + start + 4, n))
+        d->au.len = start; /* dropped (remembered if a parameter set) */
 }
 
 static void frag_start(sv_rtp_depack *d, const uint8_t *hdr, size_t hlen)

@@ -39,6 +39,7 @@ typedef struct sv_rtp_depack {
     /* access unit being assembled */
     sv_bytes au;
     bool au_open, au_broken, au_key;
+    bool au_vcl;       /* a slice is in the AU: later parameter sets are dropped */
     uint32_t au_ts;
     /* fragmented NAL unit (FU-A / FU) or AAC AU being assembled */
     sv_bytes frag;
