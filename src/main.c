@@ -169,26 +169,25 @@ static void on_stream_destroy(void *ctx, sv_stream *s)
     sv_live_detach(a->live, s);
 }
 
-/* ---- events wiring (events/ owner): publish_started / publish_stopped ---- */
-static void on_publish_event(void *ctx, sv_stream *s)
+/* Stream lifecycle events: stream_started/stream_stopped for every input, and
+ * publish_started/publish_stopped for pushed ones (RTMP; pulled RTSP cameras report
+ * source_connected/source_lost from ingest/rtsp instead). */
+static void emit_lifecycle(app *a, sv_stream *s, bool up)
 {
-    app *a = ctx;
     sv_stream_stats st;
     sv_stream_get_stats(s, &st);
-    sv_events_emit(a->events, "publish_started", sv_stream_name(s),
-                   json_pack("{s:s, s:s}", "protocol", st.protocol, "remote", st.remote));
+    const char *name = sv_stream_name(s);
+    json_t *f = json_pack("{s:s, s:s}", "protocol", st.protocol, "remote", st.remote);
+    if (!up)
+        json_object_set_new(f, "bytes_in", json_integer((json_int_t)st.bytes_in));
+    if (strcmp(st.protocol, "rtsp"))
+        sv_events_emit(a->events, up ? "publish_started" : "publish_stopped", name,
+                       json_deep_copy(f));
+    sv_events_emit(a->events, up ? "stream_started" : "stream_stopped", name, f);
 }
 
-static void on_unpublish_event(void *ctx, sv_stream *s)
-{
-    app *a = ctx;
-    sv_stream_stats st;
-    sv_stream_get_stats(s, &st);
-    sv_events_emit(a->events, "publish_stopped", sv_stream_name(s),
-                   json_pack("{s:s, s:s, s:I}", "protocol", st.protocol, "remote", st.remote,
-                             "bytes_in", (json_int_t)st.bytes_in));
-}
-/* ---- end events wiring ---- */
+static void on_publish_event(void *ctx, sv_stream *s) { emit_lifecycle(ctx, s, true); }
+static void on_unpublish_event(void *ctx, sv_stream *s) { emit_lifecycle(ctx, s, false); }
 
 static void on_signal(evutil_socket_t sig, short what, void *ctx)
 {

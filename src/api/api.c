@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_account.h"
 #include "api/api_util.h"
 #include "core/error.h"
 #include "http/auth.h"
@@ -35,6 +36,7 @@ static void live_playlist(sv_api *api, sv_http_req *req, const char *name)
         return;
     }
     sv_live_touch_viewer(api->live, s, sv_http_client_ip(req), sv_http_header(req, "User-Agent"));
+    sv_api_account(api, req, "live", name, SV_SRC_RAM, -1, true);
     sv_api_cors(req);
     sv_http_add_header(req, "Cache-Control", "no-cache");
     sv_http_respond(req, 200, "application/vnd.apple.mpegurl", out.p, out.len);
@@ -70,6 +72,7 @@ static void live_segment(sv_api *api, sv_http_req *req, const char *name, uint64
         return;
     }
     sv_live_touch_viewer(api->live, s, sv_http_client_ip(req), sv_http_header(req, "User-Agent"));
+    sv_api_account(api, req, "live", name, SV_SRC_RAM, -1, true);
     sv_api_cors(req);
     sv_http_add_header(req, "Cache-Control", "max-age=60");
     sv_http_respond(req, 200, "video/mp2t", b->data, b->len);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/api_account.h"
 #include "api/api_util.h"
 #include "archive/playlist.h"
 #include "core/clock.h"
@@ -91,6 +92,7 @@ static void serve_playlist(sv_api *api, sv_http_req *req, const char *name, int6
         sv_bytes_free(&out);
         return sv_http_error(req, 500, "internal", "out of memory");
     }
+    sv_api_account(api, req, "archive", name, SV_SRC_RAM, from, true);
     sv_api_cors(req);
     sv_http_add_header(req, "Cache-Control", vod ? "max-age=10" : "no-cache");
     sv_http_respond(req, 200, "application/vnd.apple.mpegurl", out.p, out.len);
@@ -254,6 +256,7 @@ static bool archive_segment(sv_api *api, sv_http_req *req, const char *path)
         sv_http_error(req, 404, "not_found", "no such recorded segment");
         return true;
     }
+    sv_api_account(api, req, "archive", name, SV_SRC_DISK, info.start_ms, true);
     sv_api_cors(req);
     sv_http_add_header(req, "Cache-Control", "max-age=86400");
     sv_http_respond_file(req, "video/mp2t", fd, 0, st.st_size);

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "api/api_account.h"
 #include "api/api_util.h"
 #include "archive/export.h"
 #include "core/error.h"
@@ -29,6 +30,7 @@ typedef struct dl {
     int64_t from_ms, to_ms;
     sv_export_format fmt;
     atomic_int cancel;
+    sv_api_acct *acct;     /* usage accounting (web_request) */
     bool busy;             /* a worker job is running for this download */
     bool head;
     /* planning */
@@ -52,6 +54,7 @@ static void dl_free(dl *d)
 static void on_close(sv_http_req *req, void *ctx)
 {
     dl *d = ctx;
+    sv_api_acct_closed(d->acct, req);
     d->req = NULL;
     atomic_store(&d->cancel, 1);
     if (!d->busy)
@@ -77,13 +80,13 @@ static void piece_done(void *arg, bool cancelled)
     if (cancelled || d->piece_len < 0) {
         sv_error(d->name, "export: read failed after %llu bytes: %s",
                  (unsigned long long)d->sent, sv_strerror((int)d->piece_len));
-        sv_http_req_on_close(d->req, NULL, NULL);
+        sv_api_acct_own_close(d->acct, d->req);
         sv_http_stream_end(d->req); /* short body: the client sees the truncation */
         dl_free(d);
         return;
     }
     if (d->piece_len == 0) {
-        sv_http_req_on_close(d->req, NULL, NULL);
+        sv_api_acct_own_close(d->acct, d->req);
         sv_http_stream_end(d->req);
         dl_free(d);
         return;
@@ -205,7 +208,7 @@ static void plan_done(void *arg, bool cancelled)
         return;
     }
     if (cancelled || d->rc) {
-        sv_http_req_on_close(d->req, NULL, NULL);
+        sv_api_acct_own_close(d->acct, d->req);
         if (d->rc == SV_ENOTFOUND)
             sv_http_error(d->req, 404, "no_recording", "nothing recorded in this window");
         else
@@ -215,14 +218,14 @@ static void plan_done(void *arg, bool cancelled)
     }
     send_headers(d);
     if (d->head || d->len == 0) {
-        sv_http_req_on_close(d->req, NULL, NULL);
+        sv_api_acct_own_close(d->acct, d->req);
         sv_http_stream_end(d->req);
         dl_free(d);
         return;
     }
     d->piece = malloc(PIECE);
     if (!d->piece || sv_export_reader_new(d->plan, d->off, d->len, &d->cancel, &d->reader)) {
-        sv_http_req_on_close(d->req, NULL, NULL);
+        sv_api_acct_own_close(d->acct, d->req);
         sv_http_stream_end(d->req);
         dl_free(d);
         return;
@@ -247,9 +250,10 @@ void sv_api_download(sv_api *api, sv_http_req *req, const char *name, int64_t fr
     d->fmt = mp4 ? SV_EXPORT_MP4 : SV_EXPORT_TS;
     d->head = !strcmp(sv_http_method(req), "HEAD");
     d->busy = true;
+    d->acct = sv_api_account(api, req, "download", name, SV_SRC_DISK, from_ms, false);
     sv_http_req_on_close(req, on_close, d);
     if (sv_workq_submit(api->wq, plan_job, plan_done, d)) {
-        sv_http_req_on_close(req, NULL, NULL);
+        sv_api_acct_own_close(d->acct, req);
         free(d);
         sv_http_error(req, 503, "busy", "too many exports in progress, retry");
     }
