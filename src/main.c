@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,9 @@ typedef struct app {
     sv_api api;
     sv_events *events;   /* events wiring: bus + sinks */
     sv_metrics *metrics; /* events wiring: /metrics */
+    sv_jobs *jobs;       /* background exports */
+    char **export_roots; /* absolute */
+    int nexport_roots;
 } app;
 
 static void usage(FILE *out)
@@ -206,6 +210,30 @@ static void create_configured_streams(app *a)
         sv_registry_get(a->reg, name);
 }
 
+/* Export roots as absolute paths: the config's, else {data_dir}/exports. */
+static int export_roots(app *a)
+{
+    int n = a->cfg.nexport_roots ? a->cfg.nexport_roots : 1;
+    a->export_roots = calloc((size_t)n, sizeof *a->export_roots);
+    if (!a->export_roots)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        char path[PATH_MAX + 16];
+        if (a->cfg.nexport_roots) {
+            snprintf(path, sizeof path, "%s", a->cfg.export_roots[i]);
+        } else {
+            char data[PATH_MAX];
+            if (!realpath(a->cfg.data_dir, data))
+                return -1;
+            snprintf(path, sizeof path, "%s/exports", data);
+        }
+        if (!(a->export_roots[i] = strdup(path)))
+            return -1;
+        a->nexport_roots++;
+    }
+    return 0;
+}
+
 static int start(app *a)
 {
     char everr[512]; /* events wiring: bus, sinks, metrics registry */
@@ -217,7 +245,7 @@ static int start(app *a)
         return -1;
     }
     a->wq = sv_workq_new(a->base, 2, 1024);
-    sv_dvr_config dc = {a->catalog_path, 5000, 0};
+    sv_dvr_config dc = {a->catalog_path, 5000, 0, a->events};
     a->dvr = a->wq ? sv_dvr_new(a->base, a->wq, a->settings, &dc) : NULL;
     if (!a->dvr)
         return -1;
@@ -235,8 +263,12 @@ static int start(app *a)
     sv_inputs_sync(a->inputs);                                             /* rtsp wiring */
     sv_rtmp_config rc = {a->cfg.bind_addr, a->cfg.rtmp_port, 1024, 5000, 10000};
     a->rtmp = sv_rtmp_server_new(a->base, a->reg, &rc);
-    a->api = (sv_api){&a->cfg, a->reg, a->live, a->settings, a->dvr, a->wq,
-                      a->events, a->metrics}; /* events wiring: last two */
+    a->jobs = sv_jobs_new(a->wq, a->dvr, a->events, (int64_t)a->cfg.archive_max_window_s * 1000);
+    if (!a->jobs || export_roots(a))
+        return -1;
+    a->api = (sv_api){&a->cfg,     a->reg,    a->live,         a->settings,
+                      a->dvr,      a->wq,     a->events,       a->metrics,
+                      a->jobs,     a->export_roots, a->nexport_roots};
     sv_http_config hc = {a->cfg.bind_addr, a->cfg.http_port, 0};
     a->http = sv_http_server_new(a->base, &hc, sv_api_handle, &a->api);
     sv_metrics_sources ms = {a->reg, a->live, a->dvr, a->settings, a->http, a->events};
@@ -254,7 +286,9 @@ static void stop(app *a)
     sv_inputs_free(a->inputs);      /* rtsp wiring: camera pulls TEARDOWN and unpublish */
     sv_rtmp_server_free(a->rtmp);   /* publishers unpublish: segments close */
     sv_http_server_free(a->http);
+    sv_jobs_shutdown(a->jobs);      /* running exports stop; they end as interrupted */
     sv_workq_free(a->wq);           /* running jobs finish, queued ones are cancelled */
+    sv_jobs_free(a->jobs);
     sv_registry_free(a->reg);       /* detaches recorders: last segments queued */
     sv_dvr_free(a->dvr);            /* writer drains, catalog closes cleanly */
     sv_events_free(a->events);      /* events wiring: outbox commits what is queued */
@@ -262,6 +296,9 @@ static void stop(app *a)
     sv_live_free(a->live);
     sv_settings_free(a->settings);
     free(a->catalog_path);
+    for (int i = 0; i < a->nexport_roots; i++)
+        free(a->export_roots[i]);
+    free(a->export_roots);
 }
 
 int main(int argc, char **argv)

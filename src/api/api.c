@@ -97,18 +97,32 @@ static bool route_media(sv_api *api, sv_http_req *req, const char *path)
     return false;
 }
 
+/* Admin credentials check; answers 401 itself. */
+static bool admin_ok(sv_api *api, sv_http_req *req)
+{
+    if (sv_auth_check_admin(sv_http_header(req, "Authorization"), api->cfg->admin_user,
+                            api->cfg->admin_pass))
+        return true;
+    sv_http_add_header(req, "WWW-Authenticate", "Basic realm=\"StreamVault\"");
+    sv_http_error(req, 401, "unauthorized", "admin credentials required");
+    return false;
+}
+
 void sv_api_handle(sv_http_req *req, void *ctx)
 {
     sv_api *api = ctx;
     const char *path = sv_http_path(req);
     const char *m = sv_http_method(req);
-    if (!strncmp(path, API_PREFIX, strlen(API_PREFIX))) {
-        if (!sv_auth_check_admin(sv_http_header(req, "Authorization"), api->cfg->admin_user,
-                                 api->cfg->admin_pass)) {
-            sv_http_add_header(req, "WWW-Authenticate", "Basic realm=\"StreamVault\"");
-            sv_http_error(req, 401, "unauthorized", "admin credentials required");
+    if (!strcmp(path, "/v1/nvr/convert2mp4")) { /* Ti Top: writes files, so admin only */
+        if (!admin_ok(api, req))
             return;
-        }
+        if (strcmp(m, "POST"))
+            return sv_http_error(req, 405, "method_not_allowed", "use POST");
+        return sv_api_convert2mp4(api, req);
+    }
+    if (!strncmp(path, API_PREFIX, strlen(API_PREFIX))) {
+        if (!admin_ok(api, req))
+            return;
         if (sv_events_api_route(path + strlen(API_PREFIX))) { /* events wiring */
             sv_events_api(api->events, req, path + strlen(API_PREFIX));
             return;

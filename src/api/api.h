@@ -12,6 +12,7 @@
 
 #include "core/config.h"
 #include "core/workq.h"
+#include "archive/jobs.h"
 #include "dvr/dvr.h"
 #include "events/events.h"  /* events wiring */
 #include "events/metrics.h" /* events wiring */
@@ -29,6 +30,9 @@ typedef struct sv_api {
     sv_workq *wq;
     sv_events *events;   /* events wiring: NULL-safe */
     sv_metrics *metrics; /* events wiring: NULL-safe */
+    sv_jobs *jobs;       /* background exports */
+    char **export_roots; /* absolute directories Flussonic dvr/export may write into */
+    int nexport_roots;
 } sv_api;
 
 /* The sv_http_handler for the server; ctx is a sv_api. */
@@ -43,6 +47,10 @@ bool sv_api_archive_route(sv_api *api, sv_http_req *req, const char *path);
 /* MP4/TS download of a window (api_export.c); answers asynchronously. */
 void sv_api_download(sv_api *api, sv_http_req *req, const char *name, int64_t from_ms,
                      int64_t to_ms, bool mp4);
+/* Background exports (api_jobs.c). */
+void sv_api_dvr_export(sv_api *api, sv_http_req *req, const char *name);
+void sv_api_convert2mp4(sv_api *api, sv_http_req *req);
+void sv_api_exports(sv_api *api, sv_http_req *req, const char *id /* NULL: list */);
 /* The "dvr" object of a stream's status (NULL if it has no recording). */
 json_t *sv_api_dvr_status(sv_api *api, const char *name);
 

@@ -213,7 +213,7 @@ static void list_templates(sv_api *api, sv_http_req *req)
 
 static bool split_dvr(const char *rest, char *name, size_t size, const char **what)
 {
-    static const char *const suffixes[] = {"/dvr/ranges", "/dvr/locks", NULL};
+    static const char *const suffixes[] = {"/dvr/ranges", "/dvr/locks", "/dvr/export", NULL};
     for (int i = 0; suffixes[i]; i++) {
         size_t rl = strlen(rest), sl = strlen(suffixes[i]);
         if (rl > sl && rl - sl < size && !strcmp(rest + rl - sl, suffixes[i])) {
@@ -238,8 +238,16 @@ void sv_api_admin(sv_api *api, sv_http_req *req, const char *rest)
     if (!strcmp(rest, "templates"))
         return get ? list_templates(api, req)
                    : sv_http_error(req, 405, "method_not_allowed", "use GET");
-    if (!strncmp(rest, "streams/", 8) && split_dvr(rest + 8, name, sizeof name, &what))
+    if (!strncmp(rest, "streams/", 8) && split_dvr(rest + 8, name, sizeof name, &what)) {
+        if (!strcmp(what, "export"))
+            return sv_stream_name_valid(name) ? sv_api_dvr_export(api, req, name)
+                                              : sv_http_error(req, 400, "bad_name", "invalid stream name");
         return sv_api_dvr(api, req, name, what);
+    }
+    if (!strcmp(rest, "exports"))
+        return sv_api_exports(api, req, NULL);
+    if (!strncmp(rest, "exports/", 8) && rest[8] && !strchr(rest + 8, '/'))
+        return sv_api_exports(api, req, rest + 8);
     if (!strncmp(rest, "streams/", 8) && rest[8])
         return stream_route(api, req, m, rest + 8);
     if (!strncmp(rest, "templates/", 10) && rest[10] && !strchr(rest + 10, '/'))

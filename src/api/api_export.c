@@ -92,9 +92,14 @@ static void piece_done(void *arg, bool cancelled)
         return;
     }
     d->sent += (uint64_t)d->piece_len;
-    if (sv_http_stream_write(d->req, d->piece, (size_t)d->piece_len) < HIGH_WATER)
+    size_t queued = sv_http_stream_write(d->req, d->piece, (size_t)d->piece_len);
+    if (d->sent >= d->len) { /* the whole body is queued: the response completes by itself */
+        sv_api_acct_own_close(d->acct, d->req);
+        sv_http_stream_end(d->req);
+        dl_free(d);
+    } else if (queued < HIGH_WATER) {
         next_piece(d);
-    /* else on_drain resumes */
+    } /* else on_drain resumes */
 }
 
 static void on_drain(sv_http_req *req, void *ctx)
@@ -142,7 +147,8 @@ static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *le
     return 1;
 }
 
-static void send_headers(dl *d)
+/* Sends the response headers; false when it answered 416 instead. */
+static bool send_headers(dl *d)
 {
     sv_http_req *req = d->req;
     uint64_t size = sv_export_size(d->plan);
@@ -164,7 +170,7 @@ static void send_headers(dl *d)
         snprintf(range_hdr, sizeof range_hdr, "bytes */%llu", (unsigned long long)size);
         sv_http_add_header(req, "Content-Range", range_hdr);
         sv_http_error(req, 416, "range_not_satisfiable", "range outside the file");
-        return;
+        return false;
     }
     if (r > 0) {
         snprintf(range_hdr, sizeof range_hdr, "bytes %llu-%llu/%llu", (unsigned long long)d->off,
@@ -172,6 +178,7 @@ static void send_headers(dl *d)
         sv_http_add_header(req, "Content-Range", range_hdr);
     }
     sv_http_stream_begin(req, r > 0 ? 206 : 200, sv_export_content_type(d->plan), (int64_t)d->len);
+    return true;
 }
 
 static void plan_job(void *arg)
@@ -216,7 +223,11 @@ static void plan_done(void *arg, bool cancelled)
         dl_free(d);
         return;
     }
-    send_headers(d);
+    if (!send_headers(d)) {
+        sv_api_acct_own_close(d->acct, d->req);
+        dl_free(d);
+        return;
+    }
     if (d->head || d->len == 0) {
         sv_api_acct_own_close(d->acct, d->req);
         sv_http_stream_end(d->req);

@@ -34,6 +34,9 @@ void sv_config_free(sv_config *cfg)
     free(cfg->bind_addr);
     free(cfg->admin_user);
     free(cfg->admin_pass);
+    for (int i = 0; i < cfg->nexport_roots; i++)
+        free(cfg->export_roots[i]);
+    free(cfg->export_roots);
     sv_conf_free(cfg->tree);
     memset(cfg, 0, sizeof *cfg);
 }
@@ -88,8 +91,7 @@ static int one_arg(const sv_conf_node *n, char **out, char *err, size_t errlen, 
 static int apply_directive(sv_config *cfg, const sv_conf_node *n, char *err, size_t errlen)
 {
     const char *f = cfg->file;
-    static const char *const blocks[] = {"stream", "template", "dvr", "event_sink",
-                                         "export_root", NULL};
+    static const char *const blocks[] = {"stream", "template", "dvr", "event_sink", NULL};
     if (!strcmp(n->name, "http_port"))
         return int_arg(n, 1, 65535, &cfg->http_port, err, errlen, f);
     if (!strcmp(n->name, "rtmp_port"))
@@ -100,6 +102,18 @@ static int apply_directive(sv_config *cfg, const sv_conf_node *n, char *err, siz
         return int_arg(n, 2, 100, &cfg->live_window, err, errlen, f);
     if (!strcmp(n->name, "archive_max_window"))
         return int_arg(n, 1, 366 * 86400, &cfg->archive_max_window_s, err, errlen, f);
+    if (!strcmp(n->name, "export_root")) {
+        if (n->nargs != 1 || n->has_block || n->args[0][0] != '/') {
+            snprintf(err, errlen, "%s:%d: export_root needs one absolute path", f, n->line);
+            return SV_EINVAL;
+        }
+        char **v = realloc(cfg->export_roots, (cfg->nexport_roots + 1) * sizeof *v);
+        if (!v)
+            return SV_ENOMEM;
+        cfg->export_roots = v;
+        v[cfg->nexport_roots] = strdup(n->args[0]);
+        return v[cfg->nexport_roots++] ? 0 : SV_ENOMEM;
+    }
     if (!strcmp(n->name, "listen"))
         return one_arg(n, &cfg->bind_addr, err, errlen, f);
     if (!strcmp(n->name, "data_dir"))

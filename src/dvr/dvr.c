@@ -14,6 +14,7 @@
 #include "dvr/retention.h"
 #include "dvr/recovery.h"
 #include "dvr/writer.h"
+#include "events/events.h"
 #include "format/ts_mux.h"
 
 #define FLUSH_BYTES (256 * 1024)
@@ -28,6 +29,7 @@ struct sv_dvr {
     sv_dvr_writer *writer;
     sv_dvr_retention *retention;
     char *catalog_path;
+    sv_events *events;
     uint64_t dropped_frames;
 };
 
@@ -208,10 +210,21 @@ void sv_dvr_detach(sv_dvr *dvr, sv_stream *s)
     sv_stream_set_slot(s, SV_SLOT_DVR, NULL);
 }
 
-static void on_root_full(void *ctx, const char *root)
+/* Writer thread: a write failed (disk full, I/O error). */
+static void on_write_error(void *ctx, const char *root, const char *stream, const char *path,
+                           int err)
 {
     sv_dvr *dvr = ctx;
+    sv_events_emit_async(dvr->events, "dvr_record_error", stream,
+                         json_pack("{s:s, s:s, s:s}", "root", root, "path", path, "error",
+                                   strerror(err)));
     sv_dvr_retention_kick(dvr->retention); /* thread-safe */
+}
+
+static void on_retention(void *ctx, const char *event, const char *media, json_t *fields)
+{
+    sv_dvr *dvr = ctx;
+    sv_events_emit(dvr->events, event, media, fields);
 }
 
 static void persist_setting(void *ctx, const char *kind, const char *name, const json_t *body)
@@ -220,7 +233,7 @@ static void persist_setting(void *ctx, const char *kind, const char *name, const
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     if (body && !text)
         return;
-    sv_dvr_writer_setting(dvr->writer, kind, name, text);
+    sv_dvr_store_setting(dvr, kind, name, text);
     free(text);
 }
 
@@ -276,6 +289,7 @@ sv_dvr *sv_dvr_new(struct event_base *base, sv_workq *wq, sv_settings *settings,
     dvr->wq = wq;
     dvr->settings = settings;
     dvr->catalog_path = strdup(cfg->catalog_path);
+    dvr->events = cfg->events;
     bool fresh;
     FILE *probe = fopen(cfg->catalog_path, "rb");
     bool existed = probe != NULL;
@@ -297,7 +311,7 @@ sv_dvr *sv_dvr_new(struct event_base *base, sv_workq *wq, sv_settings *settings,
     }
     dvr->writer = sv_dvr_writer_new(dvr->cat, cfg->max_queued_bytes ? cfg->max_queued_bytes
                                                                     : (256u << 20),
-                                    on_root_full, dvr);
+                                    on_write_error, dvr);
     dvr->retention = sv_dvr_retention_new(base, wq, settings, dvr->cat, dvr->writer,
                                           cfg->retention_interval_ms ? cfg->retention_interval_ms
                                                                      : 5000);
@@ -306,6 +320,7 @@ sv_dvr *sv_dvr_new(struct event_base *base, sv_workq *wq, sv_settings *settings,
         return NULL;
     }
     sv_settings_set_persist(settings, persist_setting, dvr);
+    sv_dvr_retention_set_cb(dvr->retention, on_retention, dvr);
     return dvr;
 }
 
@@ -323,6 +338,11 @@ void sv_dvr_free(sv_dvr *dvr)
 }
 
 sv_catalog *sv_dvr_catalog(sv_dvr *dvr) { return dvr->cat; }
+
+void sv_dvr_store_setting(sv_dvr *dvr, const char *kind, const char *name, const char *json)
+{
+    sv_dvr_writer_setting(dvr->writer, kind, name, json);
+}
 
 void sv_dvr_retention_now(sv_dvr *dvr) { sv_dvr_retention_kick(dvr->retention); }
 

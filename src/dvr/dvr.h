@@ -35,6 +35,7 @@ typedef struct sv_dvr_config {
     const char *catalog_path;  /* {data_dir}/catalog.db */
     int retention_interval_ms; /* periodic pass; default 5000 */
     size_t max_queued_bytes;   /* writer queue bound; default 256 MiB */
+    struct sv_events *events;  /* dvr_* events; may be NULL */
 } sv_dvr_config;
 
 /* Opens (quarantining and rebuilding a corrupt one) the catalog, repairs and reconciles
@@ -45,6 +46,8 @@ sv_dvr *sv_dvr_new(struct event_base *base, sv_workq *wq, sv_settings *settings,
 void sv_dvr_free(sv_dvr *dvr);
 
 sv_catalog *sv_dvr_catalog(sv_dvr *dvr);
+/* Stores (json) or deletes (NULL) a catalog setting through the writer thread, in order. */
+void sv_dvr_store_setting(sv_dvr *dvr, const char *kind, const char *name, const char *json);
 /* Attach/detach the recorder to a stream (from the registry hooks). */
 int sv_dvr_attach(sv_dvr *dvr, sv_stream *s);
 void sv_dvr_detach(sv_dvr *dvr, sv_stream *s);

@@ -28,6 +28,7 @@ typedef struct plan_root {
     char *root;
     int64_t limit_bytes; /* 0 none */
     int limit_percent;   /* 0 none */
+    uint64_t segs, bytes; /* deleted for the quota */
 } plan_root;
 
 typedef struct plan {
@@ -74,11 +75,15 @@ static plan_stream *stream_of(plan *p, const char *name)
 }
 
 /* Deletes the rows of l (keeping any locked meanwhile) and then their files. */
-static void delete_list(plan *p, sv_catalog_seglist *l)
+static void delete_list(plan *p, sv_catalog_seglist *l, plan_root *pr)
 {
     if (sv_catalog_delete_segs(p->r->cat, l, SV_CATALOG_KEEP_LOCKED))
         return;
     for (size_t i = 0; i < l->n; i++) {
+        if (pr) {
+            pr->segs++;
+            pr->bytes += (uint64_t)l->v[i].bytes;
+        }
         plan_stream *ps = stream_of(p, l->v[i].stream);
         sv_catalog_seglist one = {.v = &l->v[i], .n = 1};
         if (ps)
@@ -99,7 +104,7 @@ static void expire(plan *p, plan_stream *ps)
             return;
         }
         size_t n = l.n;
-        delete_list(p, &l);
+        delete_list(p, &l, NULL);
         sv_catalog_seglist_free(&l);
         if (n < BATCH)
             return;
@@ -125,7 +130,7 @@ static bool over_quota(plan *p, const plan_root *pr)
     return pr->limit_percent && (total - avail) * 100 > (uint64_t)pr->limit_percent * total;
 }
 
-static void enforce_quota(plan *p, const plan_root *pr)
+static void enforce_quota(plan *p, plan_root *pr)
 {
     for (int round = 0; round < MAX_DELETE_ROUNDS && over_quota(p, pr); round++) {
         sv_catalog_seglist l = {0};
@@ -136,7 +141,7 @@ static void enforce_quota(plan *p, const plan_root *pr)
                         pr->root);
             return;
         }
-        delete_list(p, &l);
+        delete_list(p, &l, pr);
         sv_catalog_seglist_free(&l);
     }
 }
@@ -179,7 +184,18 @@ static void pass_done(void *arg, bool cancelled)
         sv_info(ps->name, "dvr retention: deleted %llu segments (%llu bytes)",
                 (unsigned long long)ps->segs, (unsigned long long)ps->bytes);
         if (r->cb)
-            r->cb(r->cb_ctx, ps->name, ps->segs, ps->bytes, ps->from_ms, ps->to_ms);
+            r->cb(r->cb_ctx, "dvr_segment_deleted", ps->name,
+                  json_pack("{s:I, s:I, s:I, s:I}", "segments", (json_int_t)ps->segs, "bytes",
+                            (json_int_t)ps->bytes, "from", (json_int_t)(ps->from_ms / 1000),
+                            "to", (json_int_t)((ps->to_ms + 999) / 1000)));
+    }
+    for (size_t i = 0; i < p->nroots && !cancelled; i++) {
+        plan_root *pr = &p->roots[i];
+        if (pr->segs && r->cb)
+            r->cb(r->cb_ctx, "dvr_disk_limit_reached", NULL,
+                  json_pack("{s:s, s:I, s:I, s:I, s:i}", "root", pr->root, "segments",
+                            (json_int_t)pr->segs, "bytes", (json_int_t)pr->bytes, "limit_bytes",
+                            (json_int_t)pr->limit_bytes, "limit_percent", pr->limit_percent));
     }
     atomic_fetch_add(&r->passes, 1);
     free_plan(p);
@@ -202,7 +218,7 @@ static void add_root(plan *p, const sv_dvr_settings *d)
             return;
         p->roots = v;
         pr = &v[p->nroots++];
-        *pr = (plan_root){strdup(d->root), 0, 0};
+        *pr = (plan_root){.root = strdup(d->root)};
     }
     /* the strictest limit of the streams sharing a root applies */
     if (d->disk_limit_bytes && (!pr->limit_bytes || d->disk_limit_bytes < pr->limit_bytes))

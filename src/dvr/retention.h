@@ -9,6 +9,7 @@
 #ifndef SV_DVR_RETENTION_H
 #define SV_DVR_RETENTION_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "core/workq.h"
@@ -19,9 +20,11 @@
 struct event_base;
 typedef struct sv_dvr_retention sv_dvr_retention;
 
-/* Called on the loop thread after each pass that deleted something. */
-typedef void (*sv_dvr_retention_cb)(void *ctx, const char *stream, uint64_t segments,
-                                    uint64_t bytes, int64_t from_ms, int64_t to_ms);
+/* Called on the loop thread after a pass that deleted something: "dvr_segment_deleted"
+ * per stream (segments, bytes, from/to in UTC seconds) and "dvr_disk_limit_reached" per
+ * root over its quota (root, segments, bytes). fields: a new reference for the callee. */
+typedef void (*sv_dvr_retention_cb)(void *ctx, const char *event, const char *media,
+                                    json_t *fields);
 
 sv_dvr_retention *sv_dvr_retention_new(struct event_base *base, sv_workq *wq,
                                        sv_settings *settings, sv_catalog *cat,

@@ -58,7 +58,7 @@ struct sv_dvr_writer {
     size_t max_bytes;
     atomic_size_t queued_bytes;
     root_state *roots;
-    void (*on_full)(void *ctx, const char *root);
+    sv_dvr_write_error_fn on_error;
     void *ctx;
     sv_dvr_writer_stats st; /* guarded by mu */
     /* writer-thread only: catalog rows waiting for a commit */
@@ -146,8 +146,8 @@ static void fail_file(sv_dvr_writer *w, sv_dvr_wfile *f, int err)
     if (r)
         r->paused_until = sv_now_mono_ms() + ROOT_RETRY_MS;
     pthread_mutex_unlock(&w->mu);
-    if (w->on_full)
-        w->on_full(w->ctx, f->root);
+    if (w->on_error)
+        w->on_error(w->ctx, f->root, f->stream, f->part, err);
 }
 
 static void do_append(sv_dvr_writer *w, sv_dvr_wfile *f, sv_buf *b)
@@ -292,14 +292,14 @@ static void *writer_main(void *arg)
 }
 
 sv_dvr_writer *sv_dvr_writer_new(sv_catalog *cat, size_t max_queued_bytes,
-                                 void (*on_full)(void *ctx, const char *root), void *ctx)
+                                 sv_dvr_write_error_fn on_error, void *ctx)
 {
     sv_dvr_writer *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
     w->cat = cat;
     w->max_bytes = max_queued_bytes;
-    w->on_full = on_full;
+    w->on_error = on_error;
     w->ctx = ctx;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);

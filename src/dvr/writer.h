@@ -23,10 +23,12 @@
 typedef struct sv_dvr_writer sv_dvr_writer;
 typedef struct sv_dvr_wfile sv_dvr_wfile; /* one segment in flight */
 
-/* on_full runs on the WRITER thread when a root fills up; it must only hand work over
- * (e.g. event_active). */
+/* on_error runs on the WRITER thread when a write fails (root now paused); it must only
+ * hand work over (event_active, sv_events_emit_async). */
+typedef void (*sv_dvr_write_error_fn)(void *ctx, const char *root, const char *stream,
+                                      const char *path, int err);
 sv_dvr_writer *sv_dvr_writer_new(sv_catalog *cat, size_t max_queued_bytes,
-                                 void (*on_full)(void *ctx, const char *root), void *ctx);
+                                 sv_dvr_write_error_fn on_error, void *ctx);
 /* Drains the queue (every queued close completes), joins the thread. NULL-safe. */
 void sv_dvr_writer_free(sv_dvr_writer *w);
 

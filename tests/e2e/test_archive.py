@@ -11,6 +11,7 @@ import pytest
 
 from conftest import Server, ffprobe_json, publish
 from dvr_util import dvr_config, ranges
+from webhook_receiver import Receiver
 
 STREAM = "live/arch"
 
@@ -18,7 +19,13 @@ STREAM = "live/arch"
 @pytest.fixture(scope="module")
 def rec(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("archive")
-    s = Server(tmp, config=dvr_config(str(tmp / "dvr"))).start()
+    hooks = Receiver().start()
+    conf = dvr_config(str(tmp / "dvr")) + "export_root %s;\n" % (tmp / "exports") + \
+        "event_sink hooks {\n  url %s/hooks;\n  only event=dvr_mp4_export_start,dvr_mp4_export_ready," \
+        "dvr_mp4_export_failed,dvr_mp4_export_aborted,web_request;\n}\n" % hooks.url
+    s = Server(tmp, config=conf).start()
+    s.hooks = hooks
+    s.export_root = str(tmp / "exports")
     p = publish(s, STREAM, seconds=40, size="320x240")
     p.wait(90)
     time.sleep(8)
@@ -30,6 +37,7 @@ def rec(tmp_path_factory):
     s.ranges = rg
     yield s
     assert s.stop() == 0
+    hooks.stop()
 
 
 def probe_duration(url):
@@ -233,3 +241,145 @@ def test_client_leaving_mid_download_stops_the_work(rec):
     # the server is still fine and serves the whole file to the next client
     r = rec.get("/%s/archive-%d-10.mp4" % (STREAM, frm), auth=None)
     assert r.status == 200 and int(r.headers["Content-Length"]) == len(r.body)
+
+
+def wait_job(s, job_id, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        j = s.api("GET", "/exports/%s" % job_id).json()
+        if j["state"] not in ("queued", "running"):
+            return j
+        time.sleep(0.2)
+    raise AssertionError("export did not finish")
+
+
+def job_events(s, job_id):
+    return [e for e in s.hooks.unique() if e.get("id") != job_id and
+            e["event"].startswith("dvr_mp4_export") and e.get("path") and job_id in
+            [x.get("id") for x in [e]]]
+
+
+def export_events(s, path):
+    return [e["event"] for e in s.hooks.unique() if e["event"].startswith("dvr_mp4_export")
+            and e.get("path") == path]
+
+
+def test_convert2mp4_and_dvr_export_make_the_same_file(rec, tmp_path):
+    import hashlib
+    import os
+    frm = rec.ranges[0]["from"] + 5
+    # Flussonic: seconds, path under the export root
+    path = os.path.join(rec.export_root, "sub", "f.mp4")
+    r = rec.request("POST", "/streamer/api/v3/streams/%s/dvr/export?from=%d&duration=15&path=%s"
+                    "&meta=true" % (STREAM, frm, path))
+    assert r.status == 202, r.body
+    fj = wait_job(rec, r.json()["id"])
+    assert fj["state"] == "done" and fj["progress"] == 100, fj
+    assert fj["size"] == os.path.getsize(path)
+    assert not os.path.exists(path + ".part")
+    # Ti Top: ms, into the recording root, with and without file_name
+    body = {"app_name": "live", "stream_name": "arch", "start_time": frm * 1000,
+            "end_time": (frm + 15) * 1000, "duration": 3000, "file_name": "t.mp4"}
+    r = rec.request("POST", "/v1/nvr/convert2mp4", body)
+    assert r.status == 202, r.body
+    tj = wait_job(rec, r.json()["id"])
+    assert tj["state"] == "done", tj
+    assert tj["path"].endswith("/dvr/t.mp4")
+    body.pop("file_name")
+    body.pop("end_time")
+    body["duration"] = 15000
+    r = rec.request("POST", "/v1/nvr/convert2mp4", body)
+    gj = wait_job(rec, r.json()["id"])
+    assert gj["state"] == "done" and gj["path"].endswith(".mp4") and "arch" in gj["path"]
+    # the same window gives the same media (metadata aside)
+    for p in (path, tj["path"], gj["path"]):
+        info = ffprobe_json(p)
+        assert {x["codec_name"] for x in info["streams"]} == {"h264", "aac"}
+        assert abs(float(info["format"]["duration"]) - 15) <= 2.1
+        rc, err = decode(p)
+        assert rc == 0 and err == "", err
+    assert os.path.getsize(tj["path"]) == os.path.getsize(gj["path"])
+    tags = ffprobe_json(path)["format"].get("tags", {})
+    assert tags.get("title") == STREAM
+    # events: start then ready, with the path and size
+    evs = rec.hooks.wait(lambda e: export_events(rec, path) == ["dvr_mp4_export_start",
+                                                               "dvr_mp4_export_ready"] and
+                         export_events(rec, tj["path"])[-1:] == ["dvr_mp4_export_ready"])
+    ready = [e for e in evs if e["event"] == "dvr_mp4_export_ready" and e["path"] == path][0]
+    assert ready["media"] == STREAM and ready["size"] == fj["size"]
+    assert ready["from"] == frm and ready["duration"] == 15
+    # listed; an existing file is never overwritten
+    ids = [j["id"] for j in rec.api("GET", "/exports").json()["exports"]]
+    assert fj["id"] in ids and tj["id"] in ids
+    r = rec.request("POST", "/streamer/api/v3/streams/%s/dvr/export?from=%d&duration=15&path=%s"
+                    % (STREAM, frm, path))
+    assert r.status == 409
+
+
+def test_export_path_and_window_validation(rec):
+    frm = rec.ranges[0]["from"]
+    def post(q):
+        return rec.request("POST", "/streamer/api/v3/streams/%s/dvr/export?%s" % (STREAM, q))
+    for bad in ("/etc/x.mp4", rec.export_root + "/../x.mp4", rec.export_root + "/a/../../x.mp4",
+                "relative.mp4", rec.export_root + "/x.txt"):
+        r = post("from=%d&duration=10&path=%s" % (frm, bad))
+        assert r.status == 400 and "path" in r.json()["error"]["message"], bad
+    assert post("from=%d&duration=-3&path=%s/y.mp4" % (frm, rec.export_root)).status == 400
+    assert post("from=abc&duration=3&path=%s/y.mp4" % rec.export_root).status == 400
+    assert post("duration=3&path=%s/y.mp4" % rec.export_root).status == 400
+    r = rec.request("POST", "/v1/nvr/convert2mp4", {"app_name": "live", "stream_name": "arch",
+                                                    "start_time": frm, "duration": 5000})
+    assert r.status == 400 and "start_time" in r.json()["error"]["message"]
+    r = rec.request("POST", "/v1/nvr/convert2mp4", {"app_name": "live", "stream_name": "arch",
+                                                    "start_time": frm * 1000, "duration": 5000,
+                                                    "file_name": "../../evil.mp4"})
+    assert r.status == 400 and "file_name" in r.json()["error"]["message"]
+    assert rec.request("POST", "/v1/nvr/convert2mp4", {"app_name": "live"}, auth=None).status == 401
+    # a window with nothing recorded: the job fails with a reason, and says so
+    r = post("from=%d&duration=10&path=%s/empty.mp4" % (frm - 7200, rec.export_root))
+    j = wait_job(rec, r.json()["id"])
+    assert j["state"] == "failed" and "nothing recorded" in j["error"]
+    rec.hooks.wait(lambda e: "dvr_mp4_export_failed" in export_events(rec, j["path"]))
+
+
+def test_aborted_export_leaves_no_file(rec):
+    import glob
+    import os
+    frm = rec.ranges[0]["from"]
+    path = os.path.join(rec.export_root, "abort.mp4")
+    r = rec.request("POST", "/streamer/api/v3/streams/%s/dvr/export?from=%d&duration=40&path=%s"
+                    % (STREAM, frm, path))
+    job = r.json()
+    assert rec.api("DELETE", "/exports/%s" % job["id"]).status == 204
+    j = wait_job(rec, job["id"])
+    if j["state"] == "aborted":
+        rec.hooks.wait(lambda e: "dvr_mp4_export_aborted" in export_events(rec, path))
+        assert not os.path.exists(path)
+    else:  # the export was faster than the DELETE: it finished, the file is whole
+        assert j["state"] == "done"
+    assert not glob.glob(path + ".part")
+    assert rec.api("DELETE", "/exports/nope").status == 404
+
+
+def test_web_request_usage_events(rec):
+    import urllib.request
+    frm = rec.ranges[0]["from"]
+    text = rec.get("/%s/index-%d-6.m3u8" % (STREAM, frm), auth=None).body.decode()
+    uri = [l for l in text.splitlines() if l and not l.startswith("#")][0]
+    seg = rec.get("/%s/%s" % (STREAM, uri), auth=None)
+    dl = rec.get("/%s/archive-%d-6.mp4" % (STREAM, frm), auth=None)
+    def have(evs):
+        w = [e for e in evs if e["event"] == "web_request"]
+        return [e for e in w if e["path"].endswith(uri)] and \
+            [e for e in w if e["path"].endswith(".mp4") and e["bytes"] == len(dl.body)]
+    evs = rec.hooks.wait(have)
+    w = [e for e in evs if e["event"] == "web_request"]
+    s_ev = [e for e in w if e["path"].endswith(uri)][-1]
+    d_ev = [e for e in w if e["path"].endswith(".mp4")][-1]
+    for e, n in ((s_ev, len(seg.body)), (d_ev, len(dl.body))):
+        total = e["bytes_from_ram"] + e["bytes_from_dvr_cache"] + e["bytes_from_dvr_disk"] + \
+            e["bytes_from_dvr_remote"]
+        assert total == n and e["bytes_from_dvr_disk"] == n
+        assert e["media"] == STREAM and e["status"] == 200 and e["dvr_utc_ms"] > 0
+    pl = [e for e in w if e["path"].endswith(".m3u8")][-1]
+    assert pl["bytes_from_ram"] == len(text.encode()) and pl["bytes_from_dvr_disk"] == 0

@@ -171,6 +171,7 @@ static void test_h264_start_waits_for_keyframe(void **state)
     feed(&d, h264_a + 10, h264_a_len + 10, 3, -1); /* a P frame first */
     assert_int_equal(g.n, 0);
     assert_int_equal(d.frames_dropped, 1);
+    sv_rtp_depack_free(&d);
     assert_int_equal(sv_rtp_depack_init(&d, SV_CODEC_H264, "packetization-mode=2", on_au, &g),
                      SV_EUNSUPPORTED);
     sv_rtp_depack_free(&d);
@@ -231,6 +232,7 @@ static void test_aac_hbr(void **state)
     assert_int_equal(g.n, 3);
     uint8_t bad[] = {0, 200, 0};
     assert_true(sv_rtp_depack_push(&d, bad, sizeof bad, 1, true, 0) < 0);
+    sv_rtp_depack_free(&d);
     assert_int_equal(sv_rtp_depack_init(&d, SV_CODEC_AAC, "mode=AAC-hbr", on_au, &g),
                      SV_EUNSUPPORTED);
     sv_rtp_depack_free(&d);

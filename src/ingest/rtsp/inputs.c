@@ -18,6 +18,8 @@
 
 #define BACKOFF_MIN_MS 1000
 #define UDP_FALLBACK_DELAY_MS 100
+#define START_STAGGER_MS 10
+#define START_STAGGER_MAX_MS 2000
 
 typedef struct input {
     char *url;
@@ -231,7 +233,9 @@ static pull *pull_new(sv_inputs *m, const char *name, const json_t *inputs, char
     p->backoff_ms = BACKOFF_MIN_MS;
     p->since = sv_now_utc_ms();
     sv_info(name, "rtsp: pulling %s", p->in[0].masked);
-    pull_start(p);
+    /* stagger the first connects (10 ms apart, within 2 s): a start-up with hundreds of
+     * cameras should not hit a shared NVR/camera server all at the same instant */
+    schedule(p, (int)(m->n * START_STAGGER_MS % START_STAGGER_MAX_MS));
     return p;
 fail:
     free(key);

@@ -346,7 +346,8 @@ static int aac_push(sv_rtp_depack *d, const uint8_t *p, size_t len, uint32_t ts,
             d->au_ts = ts;
             return aac_fragment(d, data, avail, ts, marker, size);
         }
-        aac_emit(d, data + off, size, ts + i * (uint32_t)d->frame_len);
+        if (size) /* an empty AU carries nothing to decode */
+            aac_emit(d, data + off, size, ts + i * (uint32_t)d->frame_len);
         off += size;
     }
     return 0;
