@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Opens N RTMP publishers that complete handshake, connect, createStream and publish,
 then send nothing: the per-idle-publisher memory benchmark. Usage:
-  idle_publishers.py HOST PORT N SECONDS"""
+  idle_publishers.py HOST PORT N SECONDS [READY_FILE]
+READY_FILE is created once all N are publishing; SECONDS counts from then."""
 import socket
 import struct
 import sys
@@ -57,6 +58,9 @@ def publisher(host, port, i):
 def main():
     host, port, n, secs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
     socks = [publisher(host, port, i) for i in range(n)]
+    time.sleep(0.5)
+    if len(sys.argv) > 5:
+        open(sys.argv[5], "w").close()
     deadline = time.time() + secs
     while time.time() < deadline:
         for s in socks:

@@ -61,22 +61,32 @@ measure() {  # $1 pid, $2 url -> cpu seconds per GB
 idle_mem() {  # $1 pid, $2 port, $3 app -> KiB per idle publisher
   local r0 r1
   r0=$(rss_kb "$1")
-  /usr/bin/python3 "$ROOT/bench/rtmp_ingest/idle_publishers.py" 127.0.0.1 "$2" "$IDLE" 6 &
-  local p=$!; sleep 4; r1=$(rss_kb "$1"); wait $p
+  rm -f "$WORK/ready"
+  /usr/bin/python3 "$ROOT/bench/rtmp_ingest/idle_publishers.py" 127.0.0.1 "$2" "$IDLE" 4 "$WORK/ready" &
+  local p=$!
+  while [ ! -e "$WORK/ready" ]; do sleep 0.2; done
+  sleep 1; r1=$(rss_kb "$1")
+  [ "$1" = "${SV_PID:-}" ] && curl -s -u bench:bench "http://127.0.0.1:$SV_HTTP/streamer/api/v3/streams" |
+    grep -o '"alive":true' | wc -l > "$WORK/idle_alive"
+  wait $p
   echo "$r0 $r1 $IDLE" | awk '{printf "%.1f", ($2-$1)/$3}'
 }
 
 start_sv ""
+SV_IDLE=$(idle_mem $SV_PID $SV_PORT idle)   # on a fresh process, before any traffic
+kill $SV_PID; wait $SV_PID || true
+start_sv ""
 read -r SV_HLS SV_HLS_MBS <<<"$(measure $SV_PID rtmp://127.0.0.1:$SV_PORT/live/b)"
-SV_IDLE=$(idle_mem $SV_PID $SV_PORT idle)
 kill $SV_PID; wait $SV_PID || true
 start_sv "dvr { root $WORK/sv/dvr; segment_duration 2000; }"
 read -r SV_DVR SV_DVR_MBS <<<"$(measure $SV_PID rtmp://127.0.0.1:$SV_PORT/live/b)"
 kill $SV_PID; wait $SV_PID || true
 
 start_ng ""
-read -r NG_HLS NG_HLS_MBS <<<"$(measure $NG_PID rtmp://127.0.0.1:$NG_PORT/live/b)"
 NG_IDLE=$(idle_mem $NG_PID $NG_PORT idle)
+kill $NG_PID; wait $NG_PID || true
+start_ng ""
+read -r NG_HLS NG_HLS_MBS <<<"$(measure $NG_PID rtmp://127.0.0.1:$NG_PORT/live/b)"
 kill $NG_PID; wait $NG_PID || true
 start_ng "record all; record_path $WORK/ng/rec; record_unique on;"
 read -r NG_DVR NG_DVR_MBS <<<"$(measure $NG_PID rtmp://127.0.0.1:$NG_PORT/live/b)"
@@ -90,4 +100,5 @@ echo "|---|---|---|---|"
 echo "| CPU s/GB, RTMP -> live HLS | $SV_HLS | $NG_HLS | $(echo "$SV_HLS $NG_HLS" | awk '{printf "%.2f", $1/$2}') |"
 echo "| CPU s/GB, live HLS + recording | $SV_DVR | $NG_DVR | $(echo "$SV_DVR $NG_DVR" | awk '{printf "%.2f", $1/$2}') |"
 echo "| ingest rate, MB/s (live HLS) | $SV_HLS_MBS | $NG_HLS_MBS | |"
+echo "idle publishers seen alive by StreamVault: $(cat "$WORK/idle_alive" 2>/dev/null)"
 echo "| RSS per idle publisher, KiB ($IDLE publishers) | $SV_IDLE | $NG_IDLE | $(echo "$SV_IDLE $NG_IDLE" | awk '{if ($2>0) printf "%.2f", $1/$2; else print "-"}') |"

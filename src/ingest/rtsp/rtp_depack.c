@@ -82,10 +82,10 @@ static void au_finish(sv_rtp_depack *d)
         d->frag_open = false;
     }
     if (d->au_broken || d->au.failed || !d->au.len) {
-        d->frames_dropped += d->au_broken || d->au.failed;
+        d->frames_dropped += (d->au_broken || d->au.failed) && d->frames > 0;
         d->need_key = true;
     } else if (d->need_key && !d->au_key) {
-        d->frames_dropped++;
+        d->frames_dropped += d->frames > 0; /* joining mid-GOP is not a loss */
     } else {
         d->need_key = false;
         d->frames++;

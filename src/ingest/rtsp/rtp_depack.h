@@ -11,7 +11,8 @@
  * A video access unit ends at the marker bit or when the timestamp changes. The caller
  * reports packet loss with each payload (`lost` from the jitter buffer): the access unit
  * being built is dropped and counted, and video then waits for the next keyframe (the
- * depacketizer also starts on a keyframe). In-band SPS/PPS/VPS are kept in the access
+ * depacketizer also starts on a keyframe; frames skipped before the first one are not
+ * counted as lost). In-band SPS/PPS/VPS are kept in the access
  * unit and remembered; `ps_version` changes when they differ from the last ones seen, so
  * the caller can rebuild the track config. Access units are capped at SV_RTP_MAX_AU.
  * No I/O; the output goes to a callback. */

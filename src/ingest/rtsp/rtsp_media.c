@@ -35,6 +35,12 @@
 #define MAX_PS_SDP 8
 #define UDP_RCVBUF (1 << 20)
 
+/* Media may arrive before the PLAY answer is read (cameras start sending at once). */
+static bool media_ok(const sv_rtsp_client *c)
+{
+    return c->state == RS_PLAY || c->state == RS_PLAYING;
+}
+
 /* ---- codec config ---- */
 
 /* Decodes a comma-separated list of base64 NAL units into out[] (pointers into buf). */
@@ -238,7 +244,7 @@ static void on_au(void *ctx, const uint8_t *data, size_t len, uint32_t rtp_ts, b
 {
     rs_track *t = ctx;
     sv_rtsp_client *c = t->c;
-    if (c->state != RS_PLAYING)
+    if (!media_ok(c))
         return;
     if (t->idx == 0 && t->dp.ps_version != t->ps_seen && config_from_inband(t) && c->stream) {
         sv_info(c->stream_name, "rtsp: video parameters changed in-band");
@@ -327,7 +333,7 @@ static void drain(rs_track *t, int64_t now, bool flush)
     const uint8_t *pkt;
     size_t len;
     uint32_t lost;
-    while (t->c->state == RS_PLAYING && sv_rtp_jb_pop(&t->jb, now, flush, &pkt, &len, &lost))
+    while (media_ok(t->c) && sv_rtp_jb_pop(&t->jb, now, flush, &pkt, &len, &lost))
         depack(t, pkt, len, lost);
 }
 
@@ -335,7 +341,7 @@ void rs_on_rtp(rs_track *t, const uint8_t *p, size_t len)
 {
     sv_rtsp_client *c = t->c;
     sv_rtp_hdr h;
-    if (c->state != RS_PLAYING || sv_rtp_parse(p, len, &h))
+    if (!media_ok(c) || sv_rtp_parse(p, len, &h))
         return;
     int64_t now = sv_now_mono_ms();
     c->packets++;
@@ -377,7 +383,7 @@ static void try_align(sv_rtsp_client *c)
 void rs_on_rtcp(rs_track *t, const uint8_t *p, size_t len)
 {
     sv_rtcp_sr sr;
-    if (t->c->state != RS_PLAYING || sv_rtcp_find_sr(p, len, &sr) != 1 || !t->uw.started)
+    if (!media_ok(t->c) || sv_rtcp_find_sr(p, len, &sr) != 1 || !t->uw.started)
         return;
     t->have_sr = true;
     t->sr_ntp = sr.ntp;
@@ -419,7 +425,7 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
     rs_track *t = arg;
     sv_rtsp_client *c = t->c;
     static uint8_t buf[SV_RTP_MAX_PACKET]; /* loop thread only */
-    for (int i = 0; i < 64 && c->state == RS_PLAYING; i++) {
+    for (int i = 0; i < 64 && media_ok(c); i++) {
         struct sockaddr_storage from;
         socklen_t fl = sizeof from;
         ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);

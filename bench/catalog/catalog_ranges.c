@@ -6,10 +6,11 @@
  * hour and of the whole stream, stats, and a retention query. Prints one line per
  * measurement. Not run in CI; numbers go to docs/benchmarks.md.
  *
- * Build (after `ninja -C build`, which produces libsv.a):
- *   cc -O2 -std=c17 -D_GNU_SOURCE -Isrc bench/catalog_ranges.c build/libsv.a \
- *      $(pkg-config --cflags --libs sqlite3 jansson) -lpthread -o /tmp/catalog_ranges
- *   /tmp/catalog_ranges [days=1] [others=0] */
+ * It also times the archive playlist of a 24 h window (catalog list + m3u8 text), the
+ * work behind GET /{name}/index-{from}-86400.m3u8.
+ *
+ * Run: bench/catalog/run.sh (builds it against build/libsv.a). */
+#include "archive/playlist.h"
 #include "core/error.h"
 #include "dvr/catalog.h"
 
@@ -107,6 +108,29 @@ static void bench_list(sv_catalog *cat, const char *stream, int64_t span, const 
     sv_catalog_seglist_free(&l);
 }
 
+/* The archive playlist of a 24 h window: catalog list + m3u8, as the HTTP route does. */
+static void bench_playlist(sv_catalog *cat, const char *stream)
+{
+    double best = 1e9;
+    size_t bytes = 0, n = 0;
+    for (int i = 0; i < 10; i++) {
+        double s = now_ms();
+        sv_catalog_seglist l = {0};
+        sv_bytes out;
+        sv_bytes_init(&out);
+        if (sv_catalog_list(cat, stream, T0, T0 + 86400000, &l) ||
+            sv_archive_playlist(&l, true, true, &out))
+            exit(1);
+        double d = now_ms() - s;
+        best = d < best ? d : best;
+        bytes = out.len;
+        n = l.n;
+        sv_catalog_seglist_free(&l);
+        sv_bytes_free(&out);
+    }
+    printf("playlist 24 h: %zu segments, %zu bytes, wall best %.2f ms\n", n, bytes, best);
+}
+
 int main(int argc, char **argv)
 {
     int days = argc > 1 ? atoi(argv[1]) : 1, others = argc > 2 ? atoi(argv[2]) : 0;
@@ -128,6 +152,7 @@ int main(int argc, char **argv)
     bench_ranges(cat, "live/cam1");
     bench_list(cat, "live/cam1", 3600000, "1 hour");
     bench_list(cat, "live/cam1", (int64_t)days * 86400000, "all");
+    bench_playlist(cat, "live/cam1");
     sv_catalog_stats st;
     double s = now_ms();
     sv_catalog_stream_stats(cat, "live/cam1", &st);
