@@ -115,17 +115,16 @@ static void bench_playlist(sv_catalog *cat, const char *stream)
     size_t bytes = 0, n = 0;
     for (int i = 0; i < 10; i++) {
         double s = now_ms();
-        sv_catalog_seglist l = {0};
+        sv_catalog_range *spans = NULL;
         sv_bytes out;
         sv_bytes_init(&out);
-        if (sv_catalog_list(cat, stream, T0, T0 + 86400000, &l) ||
-            sv_archive_playlist(&l, true, true, &out))
+        if (sv_catalog_spans(cat, stream, T0, T0 + 86400000, &spans, &n) ||
+            sv_archive_playlist(spans, n, true, true, &out))
             exit(1);
         double d = now_ms() - s;
         best = d < best ? d : best;
         bytes = out.len;
-        n = l.n;
-        sv_catalog_seglist_free(&l);
+        free(spans);
         sv_bytes_free(&out);
     }
     printf("playlist 24 h: %zu segments, %zu bytes, wall best %.2f ms\n", n, bytes, best);

@@ -73,21 +73,18 @@ static void serve_playlist(sv_api *api, sv_http_req *req, const char *name, int6
 {
     if (!sv_stream_name_valid(name) || !api->dvr)
         return sv_http_error(req, 404, "not_found", "no such stream");
-    sv_catalog_seglist l = {0};
-    if (sv_catalog_list(sv_dvr_catalog(api->dvr), name, from, to, &l)) {
-        sv_catalog_seglist_free(&l);
+    sv_catalog_range *spans = NULL;
+    size_t n = 0;
+    if (sv_catalog_spans(sv_dvr_catalog(api->dvr), name, from, to, &spans, &n))
         return sv_http_error(req, 500, "catalog", "catalog query failed");
-    }
-    if (l.n == 0) {
-        sv_catalog_seglist_free(&l);
+    if (n == 0)
         return sv_http_error(req, 404, "no_recording", "nothing recorded in this window");
-    }
     sv_stream *s = sv_registry_find(api->reg, name);
     bool ended = vod || !s || !sv_stream_alive(s);
     sv_bytes out;
     sv_bytes_init(&out);
-    int rc = sv_archive_playlist(&l, vod, ended, &out);
-    sv_catalog_seglist_free(&l);
+    int rc = sv_archive_playlist(spans, n, vod, ended, &out);
+    free(spans);
     if (rc) {
         sv_bytes_free(&out);
         return sv_http_error(req, 500, "internal", "out of memory");

@@ -832,6 +832,53 @@ static int merge_ranges(sqlite3 *db, sqlite3_stmt *st, int64_t tol, sv_catalog_r
     return 0;
 }
 
+/* Collects the (start, duration) rows of st. */
+static int collect_spans(sqlite3 *db, sqlite3_stmt *st, sv_catalog_range **out, size_t *n)
+{
+    sv_catalog_range *v = NULL;
+    size_t len = 0, cap = 0;
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 256;
+            sv_catalog_range *nv = realloc(v, cap * sizeof *v);
+            if (!nv) {
+                free(v);
+                return SV_ENOMEM;
+            }
+            v = nv;
+        }
+        v[len++] = (sv_catalog_range){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)};
+    }
+    if (s != SQLITE_DONE) {
+        free(v);
+        return db_err(db, s, "spans");
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+int sv_catalog_spans(sv_catalog *cat, const char *stream, int64_t from_ms, int64_t to_ms,
+                     sv_catalog_range **out, size_t *n)
+{
+    if (!cat || !out || !n || check_stream(stream) < 0 || from_ms >= to_ms)
+        return SV_EINVAL;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&cat->rmu);
+    int rc = prepare(cat->r, "SELECT start_ms, duration_ms FROM segments WHERE stream = ?1 AND"
+                             " start_ms > ?4 AND start_ms < ?3 AND start_ms + duration_ms > ?2"
+                             " ORDER BY start_ms", &st);
+    if (rc == 0) {
+        q_args q = {stream, from_ms, to_ms, scan_low(from_ms)};
+        bind_args(st, &q);
+        rc = collect_spans(cat->r, st, out, n);
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&cat->rmu);
+    return rc;
+}
+
 int sv_catalog_ranges(sv_catalog *cat, const char *stream, int64_t tolerance_ms,
                       sv_catalog_range **out, size_t *n)
 {

@@ -136,6 +136,12 @@ int sv_catalog_ranges_window(sv_catalog *cat, const char *stream, int64_t from_m
                              int64_t to_ms, int64_t tolerance_ms, sv_catalog_range **out,
                              size_t *n);
 
+/* The (start, duration) of each segment of stream overlapping [from_ms, to_ms), in start
+ * order, unmerged: what an archive playlist needs (paths derive from the layout). *out
+ * is malloc'd (caller frees; NULL when *n == 0). A covering-index scan. Reader. */
+int sv_catalog_spans(sv_catalog *cat, const char *stream, int64_t from_ms, int64_t to_ms,
+                     sv_catalog_range **out, size_t *n);
+
 typedef struct sv_catalog_stats {
     int64_t count;       /* segments; 0 when the stream has none (other fields 0 too) */
     int64_t bytes;       /* sum of segment sizes */

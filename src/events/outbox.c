@@ -95,8 +95,8 @@ static const char *const sqls[ST_N] = {
     [ST_INS] = "INSERT OR REPLACE INTO outbox(sink, id, body) VALUES(?1, ?2, ?3)",
     [ST_ACK] = "DELETE FROM outbox WHERE sink = ?1 AND id <= ?2",
     [ST_LOAD] = "SELECT id, body FROM outbox WHERE sink = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
-    [ST_TRIM] = "DELETE FROM outbox WHERE sink = ?1 AND id IN (SELECT id FROM outbox "
-                "WHERE sink = ?1 ORDER BY id LIMIT ?2)",
+    [ST_TRIM] = ("DELETE FROM outbox WHERE sink = ?1 AND id IN (SELECT id FROM outbox "
+                 "WHERE sink = ?1 ORDER BY id LIMIT ?2)"),
     [ST_COUNT] = "SELECT count(*) FROM outbox WHERE sink = ?1",
     [ST_DELSINK] = "DELETE FROM outbox WHERE sink = ?1",
     [ST_SAVE] = "INSERT OR REPLACE INTO sinks(name, def) VALUES(?1, ?2)",
