@@ -75,7 +75,7 @@ static void live_segment(sv_api *api, sv_http_req *req, const char *name, uint64
     sv_api_account(api, req, "live", name, SV_SRC_RAM, -1, true);
     sv_api_cors(req);
     sv_http_add_header(req, "Cache-Control", "max-age=60");
-    sv_http_respond(req, 200, "video/mp2t", b->data, b->len);
+    sv_http_respond_buf(req, 200, "video/mp2t", b);
     sv_buf_unref(b);
 }
 

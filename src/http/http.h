@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core/buf.h"
+
 struct event_base;
 typedef struct sv_http_server sv_http_server;
 typedef struct sv_http_req sv_http_req;
@@ -54,6 +56,9 @@ void sv_http_add_header(sv_http_req *req, const char *name, const char *value);
 /* Complete response with a body (copied). Sets Content-Length. */
 void sv_http_respond(sv_http_req *req, int status, const char *content_type,
                      const void *body, size_t len);
+/* Same with a refcounted buffer sent without a copy (takes a reference on b, dropped
+ * once the bytes left for the socket). For live segments shared by every viewer. */
+void sv_http_respond_buf(sv_http_req *req, int status, const char *content_type, sv_buf *b);
 /* JSON error body {"error":{"code":code,"message":message}}. */
 void sv_http_error(sv_http_req *req, int status, const char *code, const char *message);
 /* Serves [off, off+len) of an open file with sendfile, honouring the request's Range

@@ -804,6 +804,26 @@ void sv_http_respond(sv_http_req *req, int status, const char *content_type, con
     finish(req);
 }
 
+static void unref_buf(const void *data, size_t len, void *arg) { sv_buf_unref(arg); }
+
+void sv_http_respond_buf(sv_http_req *req, int status, const char *content_type, sv_buf *b)
+{
+    if (!can_respond(req))
+        return;
+    write_head(req, status, content_type, (int64_t)b->len, 0);
+    if (!req->head && b->len) {
+        sv_buf_ref(b);
+        if (evbuffer_add_reference(bufferevent_get_output(req->conn->bev), b->data, b->len,
+                                   unref_buf, b) < 0) {
+            sv_buf_unref(b);
+            req->conn->closing = 1;
+        }
+        req->queued += b->len;
+        req->body_bytes = b->len;
+    }
+    finish(req);
+}
+
 void sv_http_error(sv_http_req *req, int status, const char *code, const char *message)
 {
     if (!can_respond(req))
