@@ -56,6 +56,7 @@ struct sv_stream {
     int64_t anchor_dts, anchor_utc, anchor_mono;
     int64_t last_dts[SV_MAX_TRACKS];
     int64_t max_utc; /* latest utc handed out in this publish: re-anchors never go back */
+    bool external_clock; /* the input pinned the anchor (camera time): no drift checks */
 };
 
 struct sv_registry {
@@ -350,7 +351,8 @@ static void check_anchor(sv_stream *s, const sv_frame *f)
     int64_t wall_ms = sv_now_mono_ms() - s->anchor_mono;
     if (step_ms < -1000 || step_ms > SV_STREAM_JUMP_MS || media_ms < -1000)
         anchor(s, f->dts, "timestamp jump");
-    else if (media_ms - wall_ms > SV_STREAM_DRIFT_MS || wall_ms - media_ms > SV_STREAM_DRIFT_MS)
+    else if (!s->external_clock &&
+             (media_ms - wall_ms > SV_STREAM_DRIFT_MS || wall_ms - media_ms > SV_STREAM_DRIFT_MS))
         anchor(s, f->dts, "drift from the wall clock");
     s->last_dts[f->track % SV_MAX_TRACKS] = f->dts;
     int64_t utc = sv_stream_utc_ms(s, f->dts);
@@ -364,6 +366,26 @@ int64_t sv_stream_utc_ms(const sv_stream *s, int64_t dts)
 }
 
 uint32_t sv_stream_epoch(const sv_stream *s) { return s->epoch; }
+
+void sv_stream_set_clock(sv_stream *s, int64_t dts_ref, int64_t utc_ms)
+{
+    if (!s->alive)
+        return;
+    int64_t want = utc_ms - dts_ref / 90; /* utc of dts 0 under the new mapping */
+    int64_t have = s->anchor_utc - s->anchor_dts / 90;
+    if (s->anchored && s->external_clock && llabs(want - have) <= 1000)
+        return; /* the same clock within a second: keep the mapping steady */
+    if (s->anchored && llabs(want - have) > 1000) {
+        s->epoch++;
+        sv_info(s->name, "media clock follows the input's clock (%+lld ms)",
+                (long long)(want - have));
+    }
+    s->anchored = true;
+    s->external_clock = true;
+    s->anchor_dts = dts_ref;
+    s->anchor_utc = utc_ms;
+    s->anchor_mono = sv_now_mono_ms();
+}
 
 void sv_stream_push(sv_stream *s, sv_frame *f)
 {
@@ -400,6 +422,7 @@ void sv_stream_unpublish(sv_stream *s)
     s->pub_ctx = NULL;
     s->since_ms = 0;
     s->anchored = false; /* the next publish anchors anew (and starts a new epoch) */
+    s->external_clock = false;
     gop_clear(s);
     sv_info(s->name, "publish stopped");
     s->dispatching++;

@@ -136,6 +136,11 @@ void sv_stream_get_stats(const sv_stream *s, sv_stream_stats *st);
 #define SV_STREAM_JUMP_MS 10000
 #define SV_STREAM_DRIFT_MS 30000
 int64_t sv_stream_utc_ms(const sv_stream *s, int64_t dts);
+/* An input with an authoritative clock (an RTSP camera's time from RTCP sender reports,
+ * when the operator asks for it) pins the anchor: utc(dts) = utc_ms + (dts - dts_ref)/90.
+ * Drift checks stop for the rest of the publish; a move of more than 1 s from the current
+ * mapping starts a new epoch (a new archive range). Ignored while not publishing. */
+void sv_stream_set_clock(sv_stream *s, int64_t dts_ref, int64_t utc_ms);
 uint32_t sv_stream_epoch(const sv_stream *s);
 
 /* Per-subsystem attachment slots so live/, dvr/ ... can hang state on a stream without

@@ -213,3 +213,24 @@ def test_h265_camera_records_hevc(server_factory, camera_factory, tmp_path):
     st = wait_online(s, "cams/hevc", timeout=40)
     assert st["codecs"] == ["hevc", "aac"], st
     check_archive(s, root, "cams/hevc", ["aac", "hevc"])
+
+
+def test_camera_time_from_rtcp_sender_reports(server_factory, camera_factory, tmp_path):
+    """camera_time: the archive clock follows the camera's RTCP NTP time (the simulated
+    camera's clock is this host's, so the recording must sit at the wall-clock now)."""
+    cam = camera_factory()
+    root = str(tmp_path / "archive")
+    s = server_factory().start()
+    t0 = time.time()
+    r = s.api("PUT", "/streams/cams/ct", {"inputs": [{"url": cam.url(), "camera_time": True}],
+                                          "dvr": {"root": root}})
+    assert r.status == 200, r.body
+    wait_online(s, "cams/ct", timeout=40)
+    wait_for(lambda: s.api("GET", "/streams/cams/ct/dvr/ranges").json(), timeout=30,
+             what="recording")
+    time.sleep(6)  # several sender reports later
+    rg = s.api("GET", "/streams/cams/ct/dvr/ranges").json()
+    assert abs(rg[0]["from"] - t0) < 15, (rg, t0)
+    end = rg[-1]["from"] + rg[-1]["duration"]
+    assert abs(end - time.time()) < 10, (rg, time.time())
+    assert "audio aligned to video by RTCP" in s.output() or "sender reports" in s.output()

@@ -24,7 +24,7 @@
 typedef struct input {
     char *url;
     char masked[SV_RTSP_URL_MAX];
-    bool udp;
+    bool udp, camera_time;
     int reconnect_max_ms, media_timeout_ms;
 } input;
 
@@ -74,6 +74,7 @@ static int input_from_json(const json_t *j, input *out)
     json_int_t mto = json_integer_value(json_object_get(j, "media_timeout"));
     out->url = strdup(url);
     out->udp = tr && !strcasecmp(tr, "udp");
+    out->camera_time = json_is_true(json_object_get(j, "camera_time"));
     out->reconnect_max_ms = rmax >= BACKOFF_MIN_MS && rmax <= 3600000 ? (int)rmax
                                                                       : SV_INPUTS_RECONNECT_MAX_MS;
     out->media_timeout_ms = mto >= 1000 && mto <= 600000 ? (int)mto : SV_INPUTS_MEDIA_TIMEOUT_MS;
@@ -205,7 +206,8 @@ static void pull_start(pull *p)
 {
     input *in = &p->in[p->cur];
     p->used_udp = in->udp && !p->tcp_fallback;
-    sv_rtsp_client_config cfg = {in->url, p->name, p->used_udp, in->media_timeout_ms, 0, 0};
+    sv_rtsp_client_config cfg = {in->url, p->name, p->used_udp, in->media_timeout_ms, 0, 0,
+                                 in->camera_time};
     sv_rtsp_client_cbs cbs = {on_playing, on_closed};
     sv_inputs_config *mc = &p->m->cfg;
     p->client = sv_rtsp_client_new(mc->base, mc->reg, mc->wq, &cfg, &cbs, p);

@@ -33,6 +33,7 @@ typedef struct sv_rtsp_client_config {
     int media_timeout_ms;   /* <= 0: 5000 */
     int udp_timeout_ms;     /* <= 0: 3000 */
     int request_timeout_ms; /* <= 0: 10000 */
+    bool camera_time;       /* archive time from the camera's RTCP sender reports */
 } sv_rtsp_client_config;
 
 /* Why a session ended (the reason text says more). */

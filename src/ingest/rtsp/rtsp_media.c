@@ -380,6 +380,22 @@ static void try_align(sv_rtsp_client *c)
     a->off90 = off;
 }
 
+#define NTP_UNIX_OFFSET 2208988800.0 /* seconds from 1900 to 1970 */
+
+/* camera_time: the stream's archive clock follows the camera's RTCP NTP time, taken from
+ * the video track (audio when there is no video). */
+static void follow_camera_clock(sv_rtsp_client *c, rs_track *t)
+{
+    rs_track *ref = c->tracks[0].used ? &c->tracks[0] : &c->tracks[1];
+    if (!c->cfg.camera_time || t != ref || !t->have_first || !c->stream)
+        return;
+    int64_t dts = t->off90 + (t->sr_ext - t->first_ext) * SV_TIMEBASE / t->clock;
+    double unix_s = ntp_seconds(t->sr_ntp) - NTP_UNIX_OFFSET;
+    if (unix_s < 946684800.0) /* before 2000: the camera's clock is not set */
+        return;
+    sv_stream_set_clock(c->stream, dts, (int64_t)(unix_s * 1000.0));
+}
+
 void rs_on_rtcp(rs_track *t, const uint8_t *p, size_t len)
 {
     sv_rtcp_sr sr;
@@ -389,6 +405,7 @@ void rs_on_rtcp(rs_track *t, const uint8_t *p, size_t len)
     t->sr_ntp = sr.ntp;
     t->sr_ext = t->uw.ext + (int32_t)(sr.rtp_ts - t->uw.last);
     try_align(t->c);
+    follow_camera_clock(t->c, t);
 }
 
 void rs_media_tick(sv_rtsp_client *c, int64_t now)
