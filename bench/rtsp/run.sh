@@ -20,7 +20,9 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-/usr/bin/python3 "$root/tests/e2e/rtsp_camera.py" --port "$port" --no-audio --size 640x360 \
+kbps=${KBPS:-3000}
+/usr/bin/python3 "$root/tests/e2e/rtsp_camera.py" --port "$port" --no-audio --size 1280x720 \
+  --bitrate "$kbps" --pattern snow \
   > "$work/cam.out" 2> "$work/cam.err" &
 pids+=($!)
 for _ in $(seq 50); do grep -q ready "$work/cam.out" 2>/dev/null && break; sleep 0.2; done
@@ -48,7 +50,15 @@ STREAMVAULT_ADMIN=bench:bench "$bin" -c "$work/sv.conf" -d "$work/sv-data" --htt
 svpid=$!
 pids+=($svpid)
 sleep 10
+bytes_in() {
+  curl -s -u bench:bench "http://127.0.0.1:$http/streamer/api/v3/streams" |
+    /usr/bin/python3 -c 'import json,sys; print(sum(s.get("bytes_in", 0) for s in json.load(sys.stdin)["streams"]))'
+}
+b0=$(bytes_in)
 read -r sv_cpu sv_rss < <(measure $svpid)
+b1=$(bytes_in)
+sv_gb=$(awk -v a="$b0" -v b="$b1" 'BEGIN{printf "%.3f", (b-a)/1e9}')
+sv_cpu_gb=$(awk -v c="$sv_cpu" -v s="$secs" -v g="$sv_gb" 'BEGIN{ if (g > 0) printf "%.2f", c/100*s/g; else print "-"}')
 online=$(grep -c "source connected" "$work/sv.log" || true)
 sv_files=$(find "$work/sv-archive" -name '*.ts' | wc -l)
 kill $svpid; wait $svpid 2>/dev/null || true
@@ -58,11 +68,13 @@ gpid=$!
 pids+=($gpid)
 sleep 10
 read -r g_cpu g_rss < <(measure $gpid)
+g_cpu_gb=$(awk -v c="$g_cpu" -v s="$secs" -v g="$sv_gb" 'BEGIN{ if (g > 0) printf "%.2f", c/100*s/g; else print "-"}')
 g_files=$(find "$work/gst" -name '*.ts' | wc -l)
 kill $gpid; wait $gpid 2>/dev/null || true
 
 cam_cpu=$(ps -o %cpu= -p "${pids[0]}" | tr -d ' ')
-printf "cameras=%d seconds=%d (camera server avg cpu %s%%)\n" "$n" "$secs" "$cam_cpu"
-printf "%-12s %8s %10s %8s\n" recorder "cpu%" "rss_MiB" "files"
-printf "%-12s %8s %10s %8s   (%s sessions online)\n" streamvault "$sv_cpu" "$sv_rss" "$sv_files" "$online"
-printf "%-12s %8s %10s %8s\n" gstreamer "$g_cpu" "$g_rss" "$g_files"
+printf "cameras=%d at %d kbit/s, seconds=%d, %s GB ingested (camera server avg cpu %s%%)\n" \
+  "$n" "$kbps" "$secs" "$sv_gb" "$cam_cpu"
+printf "%-12s %8s %10s %8s %10s\n" recorder "cpu%" "rss_MiB" "files" "cpu_s/GB"
+printf "%-12s %8s %10s %8s %10s   (%s sessions online)\n" streamvault "$sv_cpu" "$sv_rss" "$sv_files" "$sv_cpu_gb" "$online"
+printf "%-12s %8s %10s %8s %10s\n" gstreamer "$g_cpu" "$g_rss" "$g_files" "$g_cpu_gb"

@@ -3,23 +3,10 @@
 
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "dvr/dvr.h"
 #include "format/m3u8.h"
-
-/* Days since 1970-01-01 -> civil date (proleptic Gregorian; H. Hinnant's algorithm). */
-static void civil(int64_t days, int *y, int *m, int *d)
-{
-    days += 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    int64_t doe = days - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
 
 static char *digits(char *p, int64_t v, int width)
 {
@@ -44,7 +31,7 @@ static parts split(int64_t utc_ms)
 {
     parts t;
     int64_t sec = utc_ms / 1000, days = sec / 86400, rem = sec % 86400;
-    civil(days, &t.y, &t.mo, &t.d);
+    sv_civil_from_days(days, &t.y, &t.mo, &t.d);
     t.h = (int)(rem / 3600);
     t.mi = (int)(rem / 60 % 60);
     t.s = (int)(rem % 60);

@@ -793,43 +793,22 @@ int sv_catalog_list(sv_catalog *cat, const char *stream, int64_t from_ms, int64_
                      &q, out);
 }
 
-/* Merges the (start, duration) rows of st into ranges. */
-static int merge_ranges(sqlite3 *db, sqlite3_stmt *st, int64_t tol, sv_catalog_range **out,
-                        size_t *n)
+/* Merges spans (start order) in place into ranges; returns the new count. */
+static size_t merge_spans(sv_catalog_range *v, size_t n, int64_t tol)
 {
-    sv_catalog_range *v = NULL;
-    size_t len = 0, cap = 0;
-    int64_t from = 0, end = 0;
-    int s;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t a = sqlite3_column_int64(st, 0), b = a + sqlite3_column_int64(st, 1);
+    size_t len = 0;
+    int64_t end = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t a = v[i].from_ms, b = a + v[i].duration_ms;
         if (len && a <= end + tol) {
             end = b > end ? b : end;
-            continue;
+        } else {
+            v[len++].from_ms = a;
+            end = b;
         }
-        if (len)
-            v[len - 1].duration_ms = end - from;
-        if (len == cap) {
-            cap = cap ? cap * 2 : 16;
-            sv_catalog_range *nv = realloc(v, cap * sizeof *v);
-            if (!nv) {
-                free(v);
-                return SV_ENOMEM;
-            }
-            v = nv;
-        }
-        v[len++].from_ms = from = a;
-        end = b;
+        v[len - 1].duration_ms = end - v[len - 1].from_ms;
     }
-    if (s != SQLITE_DONE) {
-        free(v);
-        return db_err(db, s, "ranges");
-    }
-    if (len)
-        v[len - 1].duration_ms = end - from;
-    *out = v;
-    *n = len;
-    return 0;
+    return len;
 }
 
 /* Collects the (start, duration) rows of st. */
@@ -891,18 +870,9 @@ int sv_catalog_ranges_window(sv_catalog *cat, const char *stream, int64_t from_m
 {
     if (!cat || !out || !n || check_stream(stream) < 0 || tolerance_ms < 0 || from_ms >= to_ms)
         return SV_EINVAL;
-    sqlite3_stmt *st = NULL;
-    pthread_mutex_lock(&cat->rmu);
-    int rc = prepare(cat->r, "SELECT start_ms, duration_ms FROM segments WHERE stream = ?1 AND"
-                             " start_ms > ?4 AND start_ms < ?3 AND start_ms + duration_ms > ?2"
-                             " ORDER BY start_ms", &st);
-    if (rc == 0) {
-        q_args q = {stream, from_ms, to_ms, scan_low(from_ms)};
-        bind_args(st, &q);
-        rc = merge_ranges(cat->r, st, tolerance_ms, out, n);
-    }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&cat->rmu);
+    int rc = sv_catalog_spans(cat, stream, from_ms, to_ms, out, n);
+    if (rc == 0)
+        *n = merge_spans(*out, *n, tolerance_ms);
     return rc;
 }
 

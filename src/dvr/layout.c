@@ -9,6 +9,8 @@
  * walk) are never followed. It does not sort, repair or delete anything. */
 #include "dvr/layout.h"
 
+#include "core/clock.h"
+
 #include "core/error.h"
 #include "core/log.h"
 
@@ -25,29 +27,6 @@
 #define MS_PER_DAY INT64_C(86400000)
 /* Directories below a root: name parts plus YYYY/MM/DD/HH. */
 #define WALK_MAX_DEPTH (SV_DVR_STREAM_PARTS_MAX + 4)
-
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
 
 static int part_char_ok(unsigned char c)
 {
@@ -95,7 +74,7 @@ static int build(char *out, size_t size, const char *stream, size_t slen, int64_
         return SV_EINVAL;
     int y, mo, d;
     int64_t days = start_ms / MS_PER_DAY, in_day = start_ms % MS_PER_DAY;
-    civil_from_days(days, &y, &mo, &d);
+    sv_civil_from_days(days, &y, &mo, &d);
     int h = (int)(in_day / 3600000), mi = (int)(in_day / 60000 % 60);
     int s = (int)(in_day / 1000 % 60), ms = (int)(in_day % 1000);
     int n;
@@ -215,7 +194,7 @@ int sv_dvr_layout_parse(const char *rel, size_t len, sv_dvr_layout_info *info)
     int64_t off, dur;
     if (parse_file(rel + slash[0] + 1, len - slash[0] - 1, &off, &dur) < 0)
         return SV_EINVAL;
-    int64_t start = days_from_civil(yy, (int)mm, (int)dd) * MS_PER_DAY + hh * 3600000 + off;
+    int64_t start = sv_days_from_civil(yy, (int)mm, (int)dd) * MS_PER_DAY + hh * 3600000 + off;
     char again[SV_DVR_LAYOUT_PATH_MAX];
     int n = build(again, sizeof again, rel, slash[4], start, dur);
     if (n < 0 || (size_t)n != len || memcmp(again, rel, len) != 0)

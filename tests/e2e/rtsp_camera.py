@@ -19,18 +19,19 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 
-def pipeline(codec, audio, size, fps):
+def pipeline(codec, audio, size, fps, bitrate=0, pattern="ball"):
     w, h = size.split("x")
-    video = ("videotestsrc is-live=true pattern=ball ! video/x-raw,width=%s,height=%s,"
-             "framerate=%d/1 ! " % (w, h, fps))
+    video = ("videotestsrc is-live=true pattern=%s ! video/x-raw,width=%s,height=%s,"
+             "framerate=%d/1 ! " % (pattern, w, h, fps))
+    rate = " bitrate=%d pass=cbr" % bitrate if bitrate else ""
     if codec == "h265":
         video += ("x265enc tune=zerolatency speed-preset=ultrafast key-int-max=%d ! "
                   "video/x-h265,profile=main ! rtph265pay name=pay0 pt=96 config-interval=-1"
                   % (fps * 2))
     else:
-        video += ("x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d ! "
+        video += ("x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d%s ! "
                   "video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 "
-                  "config-interval=-1" % (fps * 2))
+                  "config-interval=-1" % (fps * 2, rate))
     if audio:
         video += (" audiotestsrc is-live=true wave=sine freq=440 ! audioconvert ! "
                   "audioresample ! audio/x-raw,rate=48000,channels=2 ! voaacenc "
@@ -50,6 +51,8 @@ def main():
     ap.add_argument("--size", default="320x240")
     ap.add_argument("--fps", type=int, default=25)
     ap.add_argument("--tcp-only", action="store_true", help="refuse RTP over UDP")
+    ap.add_argument("--bitrate", type=int, default=0, help="H.264 CBR kbit/s (0: encoder default)")
+    ap.add_argument("--pattern", default="ball", help="videotestsrc pattern (snow: incompressible)")
     args = ap.parse_args()
 
     Gst.init(None)
@@ -57,7 +60,8 @@ def main():
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(pipeline(args.codec, not args.no_audio, args.size, args.fps))
+    factory.set_launch(pipeline(args.codec, not args.no_audio, args.size, args.fps, args.bitrate,
+                                args.pattern))
     factory.set_shared(True)
     if args.tcp_only:
         factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
