@@ -16,6 +16,7 @@
 #include "dvr/writer.h"
 #include "events/events.h"
 #include "format/ts_mux.h"
+#include "stream/cut.h"
 
 #define FLUSH_BYTES (256 * 1024)
 #define FLUSH_TICKS (1 * 90000) /* hand bytes to the writer at least every second */
@@ -38,13 +39,13 @@ typedef struct rec {
     sv_stream *s;
     sv_consumer *cons;
     sv_ts_mux *mux;
-    bool has_video, muxable;
+    bool muxable;
+    sv_cut cut;               /* timing of the segment being written */
     sv_dvr_wfile *file;       /* segment being written, NULL when not recording */
     sv_dvr_settings set;      /* settings in force for the current segment */
     sv_bytes pending;         /* muxed, not yet handed to the writer */
-    int64_t start_dts, start_utc, last_dts, frame_gap, last_flush_dts;
+    int64_t start_utc, last_flush_dts;
     int64_t last_end_utc;     /* end of the previous segment: the next never overlaps it */
-    uint32_t epoch;
     bool skipping;            /* dropping until the next keyframe */
     int64_t next_check_mono;  /* recording disabled: when to look at the settings again */
     bool logged_pause;
@@ -65,7 +66,7 @@ static void flush_pending(rec *r)
         r->file = NULL;
         r->skipping = true;
     }
-    r->last_flush_dts = r->last_dts;
+    r->last_flush_dts = r->cut.last_dts;
 }
 
 static void close_segment(rec *r, int64_t end_dts)
@@ -75,17 +76,12 @@ static void close_segment(rec *r, int64_t end_dts)
     flush_pending(r);
     if (!r->file)
         return;
-    int64_t dur = (end_dts - r->start_dts) / 90;
+    int64_t dur = sv_cut_elapsed(&r->cut, end_dts) / 90;
     if (dur < 1)
         dur = 1;
     sv_dvr_writer_close(r->dvr->writer, r->file, dur);
     r->file = NULL;
     r->last_end_utc = r->start_utc + dur;
-}
-
-static bool starts_segment(const rec *r, const sv_frame *f)
-{
-    return r->has_video ? (f->track == 0 && f->key) : true;
 }
 
 static void open_segment(rec *r, const sv_frame *f)
@@ -113,10 +109,9 @@ static void open_segment(rec *r, const sv_frame *f)
     if (r->logged_pause)
         sv_info(sv_stream_name(r->s), "dvr: recording resumed");
     r->logged_pause = false;
-    r->start_dts = r->last_flush_dts = f->dts;
+    sv_cut_begin(&r->cut, f, sv_stream_epoch(r->s));
+    r->last_flush_dts = f->dts;
     r->start_utc = utc;
-    r->epoch = sv_stream_epoch(r->s);
-    r->frame_gap = 0;
     r->skipping = false;
     sv_bytes_reset(&r->pending);
     sv_ts_mux_write_tables(r->mux, &r->pending);
@@ -125,18 +120,9 @@ static void open_segment(rec *r, const sv_frame *f)
 static void on_tracks(void *ctx, sv_stream *s, const sv_track *tracks)
 {
     rec *r = ctx;
-    close_segment(r, r->last_dts + r->frame_gap);
-    r->has_video = tracks[0].codec != SV_CODEC_NONE;
+    close_segment(r, sv_cut_end(&r->cut));
+    r->cut.has_video = tracks[0].codec != SV_CODEC_NONE;
     r->muxable = sv_ts_mux_set_tracks(r->mux, tracks) == 0;
-}
-
-static void track_time(rec *r, const sv_frame *f)
-{
-    if (f->track != 0 && r->has_video)
-        return;
-    if (f->dts > r->last_dts && r->last_dts >= r->start_dts)
-        r->frame_gap = f->dts - r->last_dts;
-    r->last_dts = f->dts;
 }
 
 static void on_frame(void *ctx, sv_stream *s, sv_frame *f)
@@ -148,15 +134,15 @@ static void on_frame(void *ctx, sv_stream *s, sv_frame *f)
         sv_dvr_writer_abort(r->dvr->writer, r->file); /* writer already removed it */
         r->file = NULL;
     }
-    if (r->file && sv_stream_epoch(s) != r->epoch)
-        close_segment(r, r->last_dts + r->frame_gap);
-    int64_t elapsed = f->dts - r->start_dts;
-    if (r->file && starts_segment(r, f) &&
+    if (r->file && sv_stream_epoch(s) != r->cut.epoch)
+        close_segment(r, sv_cut_end(&r->cut));
+    int64_t elapsed = sv_cut_elapsed(&r->cut, f->dts);
+    if (r->file && sv_cut_boundary(&r->cut, f) &&
         (elapsed >= r->set.segment_duration_ms * 90 || elapsed >= FORCE_CUT_TICKS ||
          (r->set.schedule && !sv_schedule_active(r->set.schedule, sv_stream_utc_ms(s, f->dts)))))
         close_segment(r, f->dts);
     if (!r->file) {
-        if (!starts_segment(r, f)) {
+        if (!sv_cut_boundary(&r->cut, f)) {
             r->dvr->dropped_frames += r->skipping;
             return;
         }
@@ -164,7 +150,7 @@ static void on_frame(void *ctx, sv_stream *s, sv_frame *f)
         if (!r->file)
             return;
     }
-    track_time(r, f);
+    sv_cut_track(&r->cut, f);
     if (sv_ts_mux_write_frame(r->mux, f, &r->pending) < 0)
         sv_warn(sv_stream_name(s), "dvr: dropped a malformed frame");
     if (r->pending.len >= FLUSH_BYTES || f->dts - r->last_flush_dts >= FLUSH_TICKS)
@@ -174,7 +160,7 @@ static void on_frame(void *ctx, sv_stream *s, sv_frame *f)
 static void on_unpublish(void *ctx, sv_stream *s)
 {
     rec *r = ctx;
-    close_segment(r, r->last_dts + (r->frame_gap ? r->frame_gap : 3600));
+    close_segment(r, sv_cut_end(&r->cut));
 }
 
 static const sv_consumer_ops rec_ops = {on_tracks, on_frame, on_unpublish};
@@ -201,7 +187,7 @@ void sv_dvr_detach(sv_dvr *dvr, sv_stream *s)
     rec *r = sv_stream_slot(s, SV_SLOT_DVR);
     if (!r)
         return;
-    close_segment(r, r->last_dts + (r->frame_gap ? r->frame_gap : 3600));
+    close_segment(r, sv_cut_end(&r->cut));
     sv_stream_unsubscribe(s, r->cons);
     sv_ts_mux_free(r->mux);
     sv_bytes_free(&r->pending);

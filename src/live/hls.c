@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "format/m3u8.h"
 #include "format/ts_mux.h"
+#include "stream/cut.h"
 
 #define RING_EXTRA 4
 #define MAX_VIEWERS 4096
@@ -39,12 +40,12 @@ typedef struct live_stream {
     sv_stream *s;
     sv_consumer *cons;
     sv_ts_mux *mux;
-    bool has_video, muxable;
+    bool muxable;
+    sv_cut cut;          /* timing of the segment being built */
     /* segment being built */
     sv_bytes cur;
     bool open, cur_disc;
-    int64_t cur_start_dts, cur_pdt, last_dts, frame_gap;
-    uint32_t cur_epoch;
+    int64_t cur_pdt;
     bool next_disc;      /* the next segment follows a break */
     /* ring of closed segments, oldest first */
     live_seg *ring;
@@ -83,7 +84,7 @@ static void push_segment(live_stream *ls, int64_t end_dts)
         memmove(ls->ring, ls->ring + 1, (ls->ring_len - 1) * sizeof *ls->ring);
         ls->ring_len--;
     }
-    int64_t dur = (end_dts - ls->cur_start_dts) / 90;
+    int64_t dur = sv_cut_elapsed(&ls->cut, end_dts) / 90;
     ls->ring[ls->ring_len++] = (live_seg){ls->next_seq++, dur > 0 ? dur : 1, ls->cur_pdt,
                                           ls->cur_disc, data};
     ls->segments++;
@@ -99,29 +100,22 @@ static void close_segment(live_stream *ls, int64_t end_dts)
 static void open_segment(live_stream *ls, const sv_frame *f)
 {
     ls->open = true;
-    ls->cur_start_dts = f->dts;
+    sv_cut_begin(&ls->cut, f, sv_stream_epoch(ls->s));
     ls->cur_pdt = sv_stream_utc_ms(ls->s, f->dts);
-    ls->cur_epoch = sv_stream_epoch(ls->s);
     ls->cur_disc = ls->next_disc && ls->ring_len > 0;
     ls->next_disc = false;
-    ls->frame_gap = 0;
     sv_ts_mux_write_tables(ls->mux, &ls->cur);
 }
 
 static void on_tracks(void *ctx, sv_stream *s, const sv_track *tracks)
 {
     live_stream *ls = ctx;
-    close_segment(ls, ls->last_dts + ls->frame_gap);
+    close_segment(ls, sv_cut_end(&ls->cut));
     ls->next_disc = true;
-    ls->has_video = tracks[0].codec != SV_CODEC_NONE;
+    ls->cut.has_video = tracks[0].codec != SV_CODEC_NONE;
     ls->muxable = sv_ts_mux_set_tracks(ls->mux, tracks) == 0;
     if (!ls->muxable)
         sv_warn(sv_stream_name(s), "live: no track HLS can carry");
-}
-
-static bool starts_segment(const live_stream *ls, const sv_frame *f)
-{
-    return ls->has_video ? (f->track == 0 && f->key) : true;
 }
 
 static void on_frame(void *ctx, sv_stream *s, sv_frame *f)
@@ -130,22 +124,18 @@ static void on_frame(void *ctx, sv_stream *s, sv_frame *f)
     if (!ls->muxable)
         return;
     int64_t target = (int64_t)ls->live->cfg.segment_ms * 90;
-    if (ls->open && sv_stream_epoch(s) != ls->cur_epoch) {
-        close_segment(ls, ls->last_dts + ls->frame_gap);
+    if (ls->open && sv_stream_epoch(s) != ls->cut.epoch) {
+        close_segment(ls, sv_cut_end(&ls->cut));
         ls->next_disc = true;
     }
-    if (ls->open && starts_segment(ls, f) && f->dts - ls->cur_start_dts >= target)
+    if (ls->open && sv_cut_boundary(&ls->cut, f) && sv_cut_elapsed(&ls->cut, f->dts) >= target)
         close_segment(ls, f->dts);
     if (!ls->open) {
-        if (!starts_segment(ls, f))
+        if (!sv_cut_boundary(&ls->cut, f))
             return; /* wait for a keyframe */
         open_segment(ls, f);
     }
-    if (f->track == 0 || !ls->has_video) {
-        if (f->dts > ls->last_dts && ls->last_dts > ls->cur_start_dts - 1)
-            ls->frame_gap = f->dts - ls->last_dts;
-        ls->last_dts = f->dts;
-    }
+    sv_cut_track(&ls->cut, f);
     if (sv_ts_mux_write_frame(ls->mux, f, &ls->cur) < 0)
         sv_warn(sv_stream_name(s), "live: dropped a malformed frame");
 }
@@ -153,7 +143,7 @@ static void on_frame(void *ctx, sv_stream *s, sv_frame *f)
 static void on_unpublish(void *ctx, sv_stream *s)
 {
     live_stream *ls = ctx;
-    close_segment(ls, ls->last_dts + (ls->frame_gap ? ls->frame_gap : 3600));
+    close_segment(ls, sv_cut_end(&ls->cut));
     ls->next_disc = true;
 }
 
