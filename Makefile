@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 PYTEST     ?= /usr/bin/python3 -m pytest
 # e2e files run in parallel (one file per worker: module fixtures stay in one process)
-E2E_ARGS   ?= -n 3 --dist loadfile --timeout 900
+E2E_ARGS   ?= -n 2 --dist loadfile --timeout 900
 
 .PHONY: all deps build run test unit e2e asan fuzz bench clean
 
