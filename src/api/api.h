@@ -51,6 +51,8 @@ void sv_api_download(sv_api *api, sv_http_req *req, const char *name, int64_t fr
 void sv_api_dvr_export(sv_api *api, sv_http_req *req, const char *name);
 void sv_api_convert2mp4(sv_api *api, sv_http_req *req);
 void sv_api_exports(sv_api *api, sv_http_req *req, const char *id /* NULL: list */);
+/* Removes every recorded segment of a stream (answers with what was removed). */
+void sv_api_dvr_delete_all(sv_api *api, sv_http_req *req, const char *name);
 /* The "dvr" object of a stream's status (NULL if it has no recording). */
 json_t *sv_api_dvr_status(sv_api *api, const char *name);
 

@@ -3,7 +3,8 @@
  *   GET    /streams                  every stream: live ones, configured ones, recorded ones
  *   GET    /streams/{name}           status + effective settings + dvr summary
  *   PUT    /streams/{name}           {"dvr": {...}, "inputs": [...]}: create or replace
- *   DELETE /streams/{name}           forget the settings (the archive stays)
+ *   DELETE /streams/{name}           forget the settings (the archive stays until
+ *                                    retention takes it; ?archive=delete removes it now)
  *   GET    /templates, GET/PUT/DELETE /templates/{name}   {"prefixes": [...], "dvr": {...}}
  * Settings changes are persisted (catalog) and apply to the next segment. */
 #include <stdio.h>
@@ -167,9 +168,16 @@ static void stream_route(sv_api *api, sv_http_req *req, const char *m, const cha
     if (!strcmp(m, "PUT"))
         return put_entry(api, req, "stream", name);
     if (!strcmp(m, "DELETE")) {
-        if (sv_settings_delete(api->settings, "stream", name))
-            return sv_http_error(req, 404, "not_found", "stream has no stored settings");
+        const char *archive = sv_http_query_param(req, "archive");
+        bool purge = archive && !strcmp(archive, "delete");
+        if (archive && !purge)
+            return sv_http_error(req, 400, "bad_parameter", "archive: only \"delete\" is accepted");
+        bool had = sv_settings_delete(api->settings, "stream", name) == 0;
         sv_inputs_sync(sv_inputs_of(api->reg)); /* rtsp wiring: stop its pull */
+        if (purge)
+            return sv_api_dvr_delete_all(api, req, name);
+        if (!had)
+            return sv_http_error(req, 404, "not_found", "stream has no stored settings");
         return sv_http_respond(req, 204, NULL, NULL, 0);
     }
     if (strcmp(m, "GET") && strcmp(m, "HEAD"))

@@ -179,11 +179,9 @@ static void job_done(void *arg, bool cancelled)
     free(j);
 }
 
-static void submit(sv_api *api, sv_http_req *req, job_kind kind, const char *name)
+static void submit_window(sv_api *api, sv_http_req *req, job_kind kind, const char *name,
+                          int64_t from, int64_t to)
 {
-    int64_t from, to;
-    if (!parse_window(req, &from, &to))
-        return;
     job *j = calloc(1, sizeof *j);
     if (!j)
         return sv_http_error(req, 500, "internal", "out of memory");
@@ -195,6 +193,18 @@ static void submit(sv_api *api, sv_http_req *req, job_kind kind, const char *nam
         free(j);
         sv_http_error(req, 503, "busy", "server busy, retry");
     }
+}
+
+static void submit(sv_api *api, sv_http_req *req, job_kind kind, const char *name)
+{
+    int64_t from, to;
+    if (parse_window(req, &from, &to))
+        submit_window(api, req, kind, name, from, to);
+}
+
+void sv_api_dvr_delete_all(sv_api *api, sv_http_req *req, const char *name)
+{
+    submit_window(api, req, JOB_DELETE_RANGE, name, 0, INT64_MAX / 4);
 }
 
 void sv_api_dvr(sv_api *api, sv_http_req *req, const char *name, const char *what)

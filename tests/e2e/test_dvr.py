@@ -257,3 +257,21 @@ def test_schedule_excludes_recording_but_live_goes_on(server_factory, tmp_path):
     assert len(segment_files(root)) >= 3
     r = s.api("PUT", "/streams/live/sched", {"schedule": {"windows": [{"days": "xyz"}]}})
     assert r.status == 400 and "schedule.windows[0].days" in r.json()["error"]["message"]
+
+
+def test_delete_stream_keeps_archive_unless_asked(server_factory, tmp_path):
+    root = str(tmp_path / "archive")
+    s = server_factory().start()
+    assert s.api("PUT", "/streams/live/gone", {"dvr": {"root": root}}).status == 200
+    finish(publish(s, "live/gone", seconds=6, size="320x240"))
+    time.sleep(1)
+    n = len(segment_files(root))
+    assert n >= 2
+    assert s.api("DELETE", "/streams/live/gone").status == 204
+    assert len(segment_files(root)) == n                       # the archive stays
+    assert len(ranges(s, "live/gone")) == 1
+    assert s.api("DELETE", "/streams/live/gone?archive=maybe").status == 400
+    r = s.api("DELETE", "/streams/live/gone?archive=delete")
+    assert r.status == 200 and r.json()["segments"] == n
+    wait_for(lambda: segment_files(root) == [], timeout=10, what="files removed")
+    assert catalog_paths(s.data_dir, "live/gone") == []
