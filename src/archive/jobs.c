@@ -152,11 +152,12 @@ static void settle(sv_jobs *js, job *jb, bool cancelled)
 {
     jb->in_worker = false;
     jb->finished_ms = sv_now_utc_ms();
-    if (js->stopping) {
+    bool stopped = cancelled || jb->rc == SV_ECLOSED; /* the work did not finish */
+    if (stopped && js->stopping) {
         jb->state = J_FAILED;
         snprintf(jb->error, sizeof jb->error, "interrupted by a server shutdown");
         emit(js, jb, "dvr_mp4_export_failed", false);
-    } else if (atomic_load(&jb->cancel) || cancelled) {
+    } else if (stopped) {
         jb->state = J_ABORTED;
         snprintf(jb->error, sizeof jb->error, "aborted");
         emit(js, jb, "dvr_mp4_export_aborted", false);
@@ -167,7 +168,7 @@ static void settle(sv_jobs *js, job *jb, bool cancelled)
                  : jb->rc == SV_EEXIST  ? "output file already exists"
                                         : sv_strerror(jb->rc));
         emit(js, jb, "dvr_mp4_export_failed", false);
-    } else {
+    } else { /* finished, even if an abort arrived too late to stop it */
         jb->state = J_DONE;
         atomic_store(&jb->progress, 100);
         emit(js, jb, "dvr_mp4_export_ready", false);
