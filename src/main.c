@@ -272,7 +272,8 @@ static int start(app *a)
     sv_http_config hc = {a->cfg.bind_addr, a->cfg.http_port, 0};
     a->http = sv_http_server_new(a->base, &hc, sv_api_handle, &a->api);
     sv_metrics_sources ms = {a->reg, a->live, a->dvr, a->settings, a->http, a->events};
-    if (a->http && sv_metrics_add_server_collectors(a->metrics, &ms)) /* events wiring */
+    if (a->http && (sv_metrics_add_server_collectors(a->metrics, &ms) ||
+                    sv_metrics_add_collector(a->metrics, sv_jobs_collect_metrics, a->jobs)))
         return -1;
     if (!a->rtmp || !a->http)
         return -1;

@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "events/metrics.h"
 
 typedef enum { J_QUEUED, J_RUNNING, J_DONE, J_FAILED, J_ABORTED } jstate;
 static const char *const state_names[] = {"queued", "running", "done", "failed", "aborted"};
@@ -41,6 +42,8 @@ struct sv_jobs {
     job *head;
     uint64_t seq;
     bool stopping;
+    uint64_t finished[5];    /* by final state */
+    double run_seconds[5];   /* total run time of finished jobs by final state */
 };
 
 static bool active(const job *jb) { return jb->state == J_QUEUED || jb->state == J_RUNNING; }
@@ -173,6 +176,8 @@ static void settle(sv_jobs *js, job *jb, bool cancelled)
         atomic_store(&jb->progress, 100);
         emit(js, jb, "dvr_mp4_export_ready", false);
     }
+    js->finished[jb->state]++;
+    js->run_seconds[jb->state] += (double)(jb->finished_ms - jb->created_ms) / 1000.0;
     sv_info(jb->stream, "export %s %s: %s (%lld bytes)", jb->id, state_names[jb->state], jb->path,
             (long long)jb->size);
     if (jb->forget) {
@@ -277,6 +282,28 @@ int sv_jobs_delete(sv_jobs *js, const char *id)
     sv_dvr_store_setting(js->dvr, "export", jb->id, NULL);
     free_job(jb);
     return 0;
+}
+
+void sv_jobs_collect_metrics(sv_metrics_out *out, void *ctx)
+{
+    sv_jobs *js = ctx;
+    size_t by_state[5] = {0};
+    for (job *jb = js->head; jb; jb = jb->next)
+        by_state[jb->state]++;
+    sv_metrics_family(out, "streamvault_export_jobs", "gauge", "Export jobs known, by state");
+    for (int i = 0; i < 5; i++)
+        sv_metrics_sample(out, "streamvault_export_jobs", (double)by_state[i], "state",
+                          state_names[i], NULL);
+    sv_metrics_family(out, "streamvault_export_jobs_finished_total", "counter",
+                      "Export jobs finished since start, by outcome");
+    for (int i = J_DONE; i < 5; i++)
+        sv_metrics_sample(out, "streamvault_export_jobs_finished_total", (double)js->finished[i],
+                          "state", state_names[i], NULL);
+    sv_metrics_family(out, "streamvault_export_job_seconds_total", "counter",
+                      "Run time of the export jobs finished since start, by outcome");
+    for (int i = J_DONE; i < 5; i++)
+        sv_metrics_sample(out, "streamvault_export_job_seconds_total", js->run_seconds[i],
+                          "state", state_names[i], NULL);
 }
 
 bool sv_jobs_path_busy(sv_jobs *js, const char *path)

@@ -39,6 +39,10 @@ json_t *sv_jobs_list(sv_jobs *j);
 /* Aborts a queued/running job (its partial file is removed) or forgets a finished one.
  * Returns 0 or SV_ENOTFOUND. */
 int sv_jobs_delete(sv_jobs *j, const char *id);
+/* Prometheus collector (sv_metrics_collector shape): jobs by state, finished jobs and
+ * their total run time by outcome. ctx: the sv_jobs. */
+struct sv_metrics_out;
+void sv_jobs_collect_metrics(struct sv_metrics_out *out, void *ctx);
 /* True if some active job writes path (so a second request is refused). */
 bool sv_jobs_path_busy(sv_jobs *j, const char *path);
 
