@@ -39,6 +39,19 @@ static parts split(int64_t utc_ms)
     return t;
 }
 
+/* Y M D h m s ms with the six separators given (no NUL). */
+static char *put_time(char *p, const parts *t, const char seps[6])
+{
+    const int v[7] = {t->y, t->mo, t->d, t->h, t->mi, t->s, t->ms};
+    static const int width[7] = {4, 2, 2, 2, 2, 2, 3};
+    for (int i = 0; i < 7; i++) {
+        p = digits(p, v[i], width[i]);
+        if (i < 6)
+            *p++ = seps[i];
+    }
+    return p;
+}
+
 /* One entry: [DISCONTINUITY] PROGRAM-DATE-TIME, EXTINF, URI. Returns the end pointer. */
 static char *entry(char *p, int64_t start, int64_t dur, bool gap)
 {
@@ -48,39 +61,13 @@ static char *entry(char *p, int64_t start, int64_t dur, bool gap)
         p += 21;
     }
     memcpy(p, "#EXT-X-PROGRAM-DATE-TIME:", 25);
-    p = digits(p + 25, t.y, 4);
-    *p++ = '-';
-    p = digits(p, t.mo, 2);
-    *p++ = '-';
-    p = digits(p, t.d, 2);
-    *p++ = 'T';
-    p = digits(p, t.h, 2);
-    *p++ = ':';
-    p = digits(p, t.mi, 2);
-    *p++ = ':';
-    p = digits(p, t.s, 2);
-    *p++ = '.';
-    p = digits(p, t.ms, 3);
+    p = put_time(p + 25, &t, "--T::."); /* 2026-11-22T07:11:48.123 */
     memcpy(p, "Z\n#EXTINF:", 10);
     p = digits(p + 10, dur / 1000, 1);
     *p++ = '.';
     p = digits(p, dur % 1000, 3);
     memcpy(p, ",\n", 2);
-    p += 2;
-    /* URI: YYYY/MM/DD/HH/MM-SS-mmm_DUR.ts (dvr/layout.h) */
-    p = digits(p, t.y, 4);
-    *p++ = '/';
-    p = digits(p, t.mo, 2);
-    *p++ = '/';
-    p = digits(p, t.d, 2);
-    *p++ = '/';
-    p = digits(p, t.h, 2);
-    *p++ = '/';
-    p = digits(p, t.mi, 2);
-    *p++ = '-';
-    p = digits(p, t.s, 2);
-    *p++ = '-';
-    p = digits(p, t.ms, 3);
+    p = put_time(p + 2, &t, "////--"); /* URI: 2026/11/22/07/11-48-123_DUR.ts (dvr/layout.h) */
     *p++ = '_';
     p = digits(p, dur, 1);
     memcpy(p, ".ts\n", 4);
