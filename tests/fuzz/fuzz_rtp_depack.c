@@ -34,8 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const sv_codec codecs[] = {SV_CODEC_H264, SV_CODEC_H265, SV_CODEC_AAC,
                                       SV_CODEC_PCMA};
     static const char *const fmtps[] = {"packetization-mode=1", "sprop-max-don-diff=1",
-                                        "mode=AAC-hbr;sizelength=13;indexlength=3;"
-                                        "indexdeltalength=3",
+                                        ("mode=AAC-hbr;sizelength=13;indexlength=3;"
+                                         "indexdeltalength=3"),
                                         ""};
     if (size < 1)
         return 0;
