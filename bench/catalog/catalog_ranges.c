@@ -119,7 +119,7 @@ static void bench_playlist(sv_catalog *cat, const char *stream)
         sv_bytes out;
         sv_bytes_init(&out);
         if (sv_catalog_spans(cat, stream, T0, T0 + 86400000, &spans, &n) ||
-            sv_archive_playlist(spans, n, true, true, &out))
+            sv_archive_playlist(spans, n, true, true, "", &out))
             exit(1);
         double d = now_ms() - s;
         best = d < best ? d : best;

@@ -27,9 +27,12 @@ static void live_playlist(sv_api *api, sv_http_req *req, const char *name)
     sv_stream *s = media_stream(api, req, name);
     if (!s)
         return;
+    char sfx[96];
+    if (!sv_api_viewer_ok(api, req, name, sfx, sizeof sfx))
+        return;
     sv_bytes out;
     sv_bytes_init(&out);
-    int rc = sv_live_playlist(api->live, s, &out);
+    int rc = sv_live_playlist(api->live, s, sfx, &out);
     if (rc) {
         sv_bytes_free(&out);
         sv_http_error(req, 404, "not_found", "stream has no live segments yet");
@@ -64,7 +67,7 @@ static bool parse_live_segment(const char *path, char *name, size_t size, uint64
 static void live_segment(sv_api *api, sv_http_req *req, const char *name, uint64_t seq)
 {
     sv_stream *s = media_stream(api, req, name);
-    if (!s)
+    if (!s || !sv_api_viewer_ok(api, req, name, NULL, 0))
         return;
     sv_buf *b = sv_live_segment(api->live, s, seq);
     if (!b) {

@@ -13,7 +13,10 @@
 
 #include "api/api.h"
 #include "api/api_util.h"
+#include "core/clock.h"
+#include "core/config.h"
 #include "core/error.h"
+#include "http/auth.h"
 #include "ingest/rtsp/inputs.h" /* rtsp wiring */
 
 static json_t *track_json(const sv_track *t)
@@ -234,6 +237,36 @@ static bool split_dvr(const char *rest, char *name, size_t size, const char **wh
     return false;
 }
 
+/* POST /streams/{name}/token?ttl=SECONDS: a viewer token for the stream's media routes. */
+static void mint_token(sv_api *api, sv_http_req *req, const char *name)
+{
+    const char *ttl_s = sv_http_query_param(req, "ttl");
+    long long ttl = 3600;
+    if (!sv_stream_name_valid(name))
+        return sv_http_error(req, 400, "bad_name", "invalid stream name");
+    if (ttl_s && sv_parse_int(ttl_s, 1, 366LL * 86400, &ttl))
+        return sv_http_error(req, 400, "bad_parameter", "ttl: seconds, 1..31622400");
+    if (!api->cfg->viewer_secret)
+        return sv_http_error(req, 409, "no_viewer_secret",
+                             "viewer tokens need `viewer_secret` in the config file");
+    char token[SV_VIEWER_TOKEN_MAX];
+    int64_t expires = sv_now_utc_ms() / 1000 + ttl;
+    sv_auth_viewer_token(api->cfg->viewer_secret, name, expires, token);
+    sv_api_reply_json(req, 200, json_pack("{s:s, s:I, s:s+}", "token", token, "expires",
+                                          (json_int_t)expires, "query", "token=", token));
+}
+
+static bool split_token(const char *rest, char *name, size_t size)
+{
+    size_t rl = strlen(rest), sl = strlen("/token");
+    if (strncmp(rest, "streams/", 8) || rl <= 8 + sl || strcmp(rest + rl - sl, "/token") ||
+        rl - sl - 8 >= size)
+        return false;
+    memcpy(name, rest + 8, rl - sl - 8);
+    name[rl - sl - 8] = '\0';
+    return true;
+}
+
 void sv_api_admin(sv_api *api, sv_http_req *req, const char *rest)
 {
     const char *m = sv_http_method(req);
@@ -246,6 +279,8 @@ void sv_api_admin(sv_api *api, sv_http_req *req, const char *rest)
     if (!strcmp(rest, "templates"))
         return get ? list_templates(api, req)
                    : sv_http_error(req, 405, "method_not_allowed", "use GET");
+    if (split_token(rest, name, sizeof name))
+        return mint_token(api, req, name);
     if (!strncmp(rest, "streams/", 8) && split_dvr(rest + 8, name, sizeof name, &what)) {
         if (!strcmp(what, "export"))
             return sv_stream_name_valid(name) ? sv_api_dvr_export(api, req, name)

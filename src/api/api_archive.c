@@ -71,8 +71,11 @@ static bool check_window(sv_api *api, sv_http_req *req, int64_t from, int64_t to
 static void serve_playlist(sv_api *api, sv_http_req *req, const char *name, int64_t from,
                            int64_t to, bool vod)
 {
+    char sfx[96];
     if (!sv_stream_name_valid(name) || !api->dvr)
         return sv_http_error(req, 404, "not_found", "no such stream");
+    if (!sv_api_viewer_ok(api, req, name, sfx, sizeof sfx))
+        return;
     sv_catalog_range *spans = NULL;
     size_t n = 0;
     if (sv_catalog_spans(sv_dvr_catalog(api->dvr), name, from, to, &spans, &n))
@@ -83,7 +86,7 @@ static void serve_playlist(sv_api *api, sv_http_req *req, const char *name, int6
     bool ended = vod || !s || !sv_stream_alive(s);
     sv_bytes out;
     sv_bytes_init(&out);
-    int rc = sv_archive_playlist(spans, n, vod, ended, &out);
+    int rc = sv_archive_playlist(spans, n, vod, ended, sfx, &out);
     free(spans);
     if (rc) {
         sv_bytes_free(&out);
@@ -233,6 +236,8 @@ static bool archive_segment(sv_api *api, sv_http_req *req, const char *path)
     char name[NAME_MAX_LEN];
     memcpy(name, path + 1, info.stream_len);
     name[info.stream_len] = '\0';
+    if (!sv_api_viewer_ok(api, req, name, NULL, 0))
+        return true;
     sv_catalog_seglist l = {0};
     int rc = sv_catalog_list(sv_dvr_catalog(api->dvr), name, info.start_ms, info.start_ms + 1, &l);
     const sv_catalog_seg *seg = NULL;

@@ -250,6 +250,8 @@ void sv_api_download(sv_api *api, sv_http_req *req, const char *name, int64_t fr
 {
     if (!api->dvr || !sv_stream_name_valid(name))
         return sv_http_error(req, 404, "not_found", "no such stream");
+    if (!sv_api_viewer_ok(api, req, name, NULL, 0))
+        return;
     dl *d = calloc(1, sizeof *d);
     if (!d)
         return sv_http_error(req, 500, "internal", "out of memory");

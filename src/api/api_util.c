@@ -1,6 +1,12 @@
 /* See api_util.h. */
 #include "api/api_util.h"
 
+#include <stdio.h>
+
+#include "api/api.h"
+#include "core/clock.h"
+#include "http/auth.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,5 +41,23 @@ bool sv_api_split_suffix(const char *path, const char *suffix, char *out, size_t
         return false;
     memcpy(out, path + 1, nlen);
     out[nlen] = '\0';
+    return true;
+}
+
+bool sv_api_viewer_ok(sv_api *api, sv_http_req *req, const char *name, char *suffix, size_t size)
+{
+    if (suffix)
+        suffix[0] = '\0';
+    const char *secret = api->cfg->viewer_secret;
+    if (!secret)
+        return true;
+    const char *token = sv_http_query_param(req, "token");
+    if (!sv_auth_viewer_check(secret, name, token, sv_now_utc_ms() / 1000)) {
+        sv_api_cors(req);
+        sv_http_error(req, 403, "forbidden", token ? "invalid or expired token" : "token required");
+        return false;
+    }
+    if (suffix)
+        snprintf(suffix, size, "?token=%s", token);
     return true;
 }

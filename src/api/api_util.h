@@ -15,4 +15,11 @@ void sv_api_cors(sv_http_req *req);
  * the leading '/') into out and returns true. */
 bool sv_api_split_suffix(const char *path, const char *suffix, char *out, size_t size);
 
+struct sv_api;
+/* Viewer access to a stream's media (when a viewer secret is configured): true if allowed;
+ * otherwise answers 403 and returns false. suffix (size >= 80) receives the query to append
+ * to URIs in a playlist ("?token=..." or ""). */
+bool sv_api_viewer_ok(struct sv_api *api, sv_http_req *req, const char *name, char *suffix,
+                      size_t size);
+
 #endif

@@ -53,7 +53,7 @@ static char *put_time(char *p, const parts *t, const char seps[6])
 }
 
 /* One entry: [DISCONTINUITY] PROGRAM-DATE-TIME, EXTINF, URI. Returns the end pointer. */
-static char *entry(char *p, int64_t start, int64_t dur, bool gap)
+static char *entry(char *p, int64_t start, int64_t dur, bool gap, const char *sfx, size_t slen)
 {
     parts t = split(start);
     if (gap) {
@@ -70,28 +70,34 @@ static char *entry(char *p, int64_t start, int64_t dur, bool gap)
     p = put_time(p + 2, &t, "////--"); /* URI: 2026/11/22/07/11-48-123_DUR.ts (dvr/layout.h) */
     *p++ = '_';
     p = digits(p, dur, 1);
-    memcpy(p, ".ts\n", 4);
-    return p + 4;
+    memcpy(p, ".ts", 3);
+    memcpy(p + 3, sfx, slen);
+    p[3 + slen] = '\n';
+    return p + 4 + slen;
 }
 
 #define ENTRY_MAX 160 /* bytes one entry can take */
 
 int sv_archive_playlist(const sv_catalog_range *spans, size_t n, bool vod, bool ended,
-                        sv_bytes *out)
+                        const char *uri_suffix, sv_bytes *out)
 {
+    const char *sfx = uri_suffix ? uri_suffix : "";
+    size_t slen = strlen(sfx);
+    if (slen > 96)
+        return SV_EINVAL;
     int64_t target = 0;
     for (size_t i = 0; i < n; i++)
         if (spans[i].duration_ms > target)
             target = spans[i].duration_ms;
     sv_m3u8_begin(out, vod ? SV_M3U8_VOD : SV_M3U8_EVENT, target, 0);
-    if (sv_bytes_reserve(out, n * ENTRY_MAX + 32))
+    if (sv_bytes_reserve(out, n * (ENTRY_MAX + slen) + 32))
         return SV_ENOMEM;
     char *p = (char *)out->p + out->len;
     int64_t prev_end = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t start = spans[i].from_ms, dur = spans[i].duration_ms;
         bool gap = i > 0 && start > prev_end + SV_DVR_RANGE_TOLERANCE_MS;
-        p = entry(p, start, dur, gap);
+        p = entry(p, start, dur, gap, sfx, slen);
         prev_end = start + dur;
     }
     out->len = (size_t)(p - (char *)out->p);

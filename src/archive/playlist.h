@@ -17,8 +17,9 @@
 #include "dvr/catalog.h"
 
 /* Appends the playlist of spans (start order) to out. vod: EXT-X-PLAYLIST-TYPE:VOD and
- * EXT-X-ENDLIST; otherwise an EVENT playlist, ended only when `ended`. */
+ * EXT-X-ENDLIST; otherwise an EVENT playlist, ended only when `ended`. uri_suffix (e.g.
+ * "?token=...", at most 96 bytes, may be "") follows every segment URI. */
 int sv_archive_playlist(const sv_catalog_range *spans, size_t n, bool vod, bool ended,
-                        sv_bytes *out);
+                        const char *uri_suffix, sv_bytes *out);
 
 #endif

@@ -34,6 +34,7 @@ void sv_config_free(sv_config *cfg)
     free(cfg->bind_addr);
     free(cfg->admin_user);
     free(cfg->admin_pass);
+    free(cfg->viewer_secret);
     for (int i = 0; i < cfg->nexport_roots; i++)
         free(cfg->export_roots[i]);
     free(cfg->export_roots);
@@ -114,6 +115,8 @@ static int apply_directive(sv_config *cfg, const sv_conf_node *n, char *err, siz
         v[cfg->nexport_roots] = strdup(n->args[0]);
         return v[cfg->nexport_roots++] ? 0 : SV_ENOMEM;
     }
+    if (!strcmp(n->name, "viewer_secret"))
+        return one_arg(n, &cfg->viewer_secret, err, errlen, f);
     if (!strcmp(n->name, "listen"))
         return one_arg(n, &cfg->bind_addr, err, errlen, f);
     if (!strcmp(n->name, "data_dir"))

@@ -4,7 +4,7 @@
  * Top-level directives handled here:
  *   listen ADDR;  http_port N;  rtmp_port N;  data_dir PATH;  log_level debug|info|warn|error;
  *   admin USER:PASSWORD;  live_segment_duration MS;  live_window N;
- *   archive_max_window SECONDS;  export_root PATH; (repeatable; default DATA_DIR/exports)
+ *   archive_max_window SECONDS;  viewer_secret SECRET;  export_root PATH; (repeatable; default DATA_DIR/exports)
  * Blocks interpreted by other subsystems are kept in `tree` and validated by them with
  * their line numbers: stream NAME {...}, template NAME {...}, dvr {...},
  * event_sink NAME {...}, export_root PATH. Any other directive is an error naming
@@ -24,6 +24,7 @@ typedef struct sv_config {
     int live_window;       /* segments in the live playlist */
     int log_level;         /* sv_log_level */
     int archive_max_window_s; /* longest archive window a playlist/export may ask for */
+    char *viewer_secret;   /* when set, media routes need a viewer token (http/auth.h) */
     char **export_roots;   /* directories background exports may write into */
     int nexport_roots;
     sv_conf_node *tree;    /* whole parsed file; subsystems read their blocks from it */

@@ -3,6 +3,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -51,4 +54,41 @@ bool sv_auth_check_admin(const char *header, const char *user, const char *pass)
         return equal_ct(t, len, pass);
     }
     return false;
+}
+
+/* hex of the first 16 bytes of HMAC-SHA256(secret, "name:expires") */
+static void viewer_sig(const char *secret, const char *name, int64_t expires, char out[33])
+{
+    char msg[512];
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    int n = snprintf(msg, sizeof msg, "%s:%lld", name, (long long)expires);
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg,
+         (size_t)(n < (int)sizeof msg ? n : (int)sizeof msg - 1), mac, &len);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hex[mac[i] >> 4];
+        out[2 * i + 1] = hex[mac[i] & 15];
+    }
+    out[32] = '\0';
+}
+
+void sv_auth_viewer_token(const char *secret, const char *name, int64_t expires, char *out)
+{
+    char sig[33];
+    viewer_sig(secret, name, expires, sig);
+    snprintf(out, SV_VIEWER_TOKEN_MAX, "%lld.%s", (long long)expires, sig);
+}
+
+bool sv_auth_viewer_check(const char *secret, const char *name, const char *token, int64_t now_s)
+{
+    if (!token || strlen(token) >= SV_VIEWER_TOKEN_MAX)
+        return false;
+    char *dot;
+    long long expires = strtoll(token, &dot, 10);
+    if (dot == token || *dot != '.' || expires < now_s)
+        return false;
+    char sig[33];
+    viewer_sig(secret, name, expires, sig);
+    return strlen(dot + 1) == 32 && CRYPTO_memcmp(dot + 1, sig, 32) == 0;
 }

@@ -189,7 +189,7 @@ void sv_live_detach(sv_live *live, sv_stream *s)
     sv_stream_set_slot(s, SV_SLOT_LIVE, NULL);
 }
 
-int sv_live_playlist(sv_live *live, sv_stream *s, sv_bytes *out)
+int sv_live_playlist(sv_live *live, sv_stream *s, const char *uri_suffix, sv_bytes *out)
 {
     live_stream *ls = sv_stream_slot(s, SV_SLOT_LIVE);
     if (!ls || ls->ring_len == 0)
@@ -201,8 +201,9 @@ int sv_live_playlist(sv_live *live, sv_stream *s, sv_bytes *out)
             target = ls->ring[i].duration_ms;
     sv_m3u8_begin(out, SV_M3U8_LIVE, target, ls->ring[first].seq);
     for (size_t i = first; i < ls->ring_len; i++) {
-        char uri[48];
-        snprintf(uri, sizeof uri, "live-%llu.ts", (unsigned long long)ls->ring[i].seq);
+        char uri[160];
+        snprintf(uri, sizeof uri, "live-%llu.ts%s", (unsigned long long)ls->ring[i].seq,
+                 uri_suffix ? uri_suffix : "");
         sv_m3u8_segment(out, ls->ring[i].duration_ms, ls->ring[i].pdt_ms,
                         ls->ring[i].discontinuity && i > first, uri);
     }

@@ -27,8 +27,9 @@ void sv_live_free(sv_live *live); /* after every stream was detached; NULL-safe 
 int sv_live_attach(sv_live *live, sv_stream *s);
 void sv_live_detach(sv_live *live, sv_stream *s);
 
-/* Appends the live playlist of s. SV_ENOTFOUND if it has no segment yet. */
-int sv_live_playlist(sv_live *live, sv_stream *s, sv_bytes *out);
+/* Appends the live playlist of s; uri_suffix (e.g. "?token=...", may be "") follows every
+ * segment URI. SV_ENOTFOUND if it has no segment yet. */
+int sv_live_playlist(sv_live *live, sv_stream *s, const char *uri_suffix, sv_bytes *out);
 /* Segment by media sequence number: a new reference, or NULL if it left the window. */
 sv_buf *sv_live_segment(sv_live *live, sv_stream *s, uint64_t seq);
 /* Viewer accounting: a client (ip + user agent) fetched something of s just now. */

@@ -121,3 +121,47 @@ def test_sigterm_and_sigint_stop_quickly(server_factory):
         assert s.stop(sig=sig) == 0
         assert time.time() - t0 < 5
         assert "shutting down" in s.output()
+
+
+def test_viewer_tokens(server_factory, tmp_path):
+    """With viewer_secret set, media routes need a signed, expiring token for that stream;
+    playlists carry it into their segment URIs."""
+    import hashlib
+    import hmac
+    from conftest import publish, ffprobe_json
+    s = server_factory(config="viewer_secret v1ewer-s3cret;\ndvr { root %s; }\n"
+                       % (tmp_path / "dvr")).start()
+    pub = publish(s, "live/tok", seconds=20, size="320x240")
+    try:
+        deadline = time.time() + 30
+        r = s.api("POST", "/streams/live/tok/token?ttl=600").json()
+        token = r["token"]
+        # the documented formula gives the same token
+        exp = r["expires"]
+        sig = hmac.new(b"v1ewer-s3cret", ("live/tok:%d" % exp).encode(), hashlib.sha256)
+        assert token == "%d.%s" % (exp, sig.hexdigest()[:32])
+        while time.time() < deadline:
+            p = s.get("/live/tok/index.m3u8?token=" + token, auth=None)
+            if p.status == 200 and b"#EXTINF" in p.body:
+                break
+            time.sleep(0.3)
+        assert p.status == 200
+        uris = [l for l in p.body.decode().splitlines() if l and not l[0] == "#"]
+        assert uris and all(u.endswith("?token=" + token) for u in uris)
+        assert s.get("/live/tok/" + uris[0], auth=None).status == 200
+        # ffprobe follows the tokenised URIs
+        info = ffprobe_json(s.url("/live/tok/index.m3u8?token=" + token))
+        assert info["streams"]
+        # refused: no token, a bad one, another stream's, an expired one
+        assert s.get("/live/tok/index.m3u8", auth=None).status == 403
+        assert s.get("/live/tok/index.m3u8?token=123.abc", auth=None).status == 403
+        other = s.api("POST", "/streams/live/other/token").json()["token"]
+        assert s.get("/live/tok/index.m3u8?token=" + other, auth=None).status == 403
+        old = int(time.time()) - 10
+        sig = hmac.new(b"v1ewer-s3cret", ("live/tok:%d" % old).encode(), hashlib.sha256)
+        r = s.get("/live/tok/index.m3u8?token=%d.%s" % (old, sig.hexdigest()[:32]), auth=None)
+        assert r.status == 403 and r.json()["error"]["code"] == "forbidden"
+        assert s.get("/live/tok/" + uris[0].split("?")[0], auth=None).status == 403
+    finally:
+        pub.kill()
+        pub.wait()
