@@ -21,7 +21,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 kbps=${KBPS:-3000}
-/usr/bin/python3 "$root/tests/e2e/rtsp_camera.py" --port "$port" --no-audio --size 1280x720 \
+/usr/bin/python3 "$root/tests/e2e/rtsp_camera.py" --port "$port" --no-audio --size 640x360 \
   --bitrate "$kbps" --pattern snow \
   > "$work/cam.out" 2> "$work/cam.err" &
 pids+=($!)
