@@ -19,6 +19,8 @@
 #include "stream/cut.h"
 
 #define RING_EXTRA 4
+#define IDLE_RING 2           /* segments kept while nobody watches */
+#define IDLE_AFTER_MS 60000   /* no playlist or segment request for this long: idle */
 #define MAX_VIEWERS 4096
 #define VIEWER_TTL_MS 30000
 
@@ -53,6 +55,7 @@ typedef struct live_stream {
     uint64_t next_seq;
     viewer *viewers;
     size_t nviewers;
+    int64_t last_view_mono;  /* latest request for this stream's live HLS, 0 = never */
     uint64_t segments, bytes_muxed;
 } live_stream;
 
@@ -79,7 +82,11 @@ static void push_segment(live_stream *ls, int64_t end_dts)
         sv_error(sv_stream_name(ls->s), "live: out of memory closing a segment");
         return;
     }
-    if (ls->ring_len == ls->ring_cap) {
+    /* A stream nobody watches live (an NVR camera) keeps only the newest segments: the
+     * window refills within a few segments of the first viewer. */
+    bool watched = ls->last_view_mono && sv_now_mono_ms() - ls->last_view_mono < IDLE_AFTER_MS;
+    size_t keep = watched ? ls->ring_cap : IDLE_RING;
+    while (ls->ring_len >= keep) {
         sv_buf_unref(ls->ring[0].data);
         memmove(ls->ring, ls->ring + 1, (ls->ring_len - 1) * sizeof *ls->ring);
         ls->ring_len--;
@@ -237,6 +244,7 @@ void sv_live_touch_viewer(sv_live *live, sv_stream *s, const char *ip, const cha
         return;
     uint64_t key = viewer_key(ip, agent);
     int64_t now = sv_now_mono_ms();
+    ls->last_view_mono = now;
     size_t stale = SIZE_MAX;
     for (size_t i = 0; i < ls->nviewers; i++) {
         if (ls->viewers[i].key == key) {
