@@ -184,26 +184,8 @@ static bool send_headers(dl *d)
 static void plan_job(void *arg)
 {
     dl *d = arg;
-    sv_catalog_seglist l = {0};
-    d->rc = sv_catalog_list(sv_dvr_catalog(d->api->dvr), d->name, d->from_ms, d->to_ms, &l);
-    sv_export_seg *segs = calloc(l.n ? l.n : 1, sizeof *segs);
-    char **paths = calloc(l.n ? l.n : 1, sizeof *paths);
-    for (size_t i = 0; !d->rc && segs && paths && i < l.n; i++) {
-        size_t n = strlen(l.v[i].root) + strlen(l.v[i].path) + 2;
-        paths[i] = malloc(n);
-        if (paths[i])
-            snprintf(paths[i], n, "%s/%s", l.v[i].root, l.v[i].path);
-        segs[i] = (sv_export_seg){paths[i] ? paths[i] : "", l.v[i].start_ms, l.v[i].duration_ms};
-    }
-    if (!d->rc)
-        d->rc = (segs && paths) ? sv_export_plan_new(segs, l.n, d->from_ms, d->to_ms, 0, d->fmt,
-                                                     NULL, &d->cancel, &d->plan)
-                                : SV_ENOMEM;
-    for (size_t i = 0; paths && i < l.n; i++)
-        free(paths[i]);
-    free(paths);
-    free(segs);
-    sv_catalog_seglist_free(&l);
+    d->rc = sv_jobs_plan(sv_dvr_catalog(d->api->dvr), d->name, d->from_ms, d->to_ms, 0, d->fmt,
+                         NULL, &d->cancel, &d->plan);
 }
 
 static void plan_done(void *arg, bool cancelled)

@@ -103,15 +103,12 @@ static void on_progress(void *ctx, int percent)
     atomic_store(&jb->progress, percent);
 }
 
-/* Worker thread: catalog -> plan -> file. Reads only immutable job fields. */
-static void run_job(void *arg)
+int sv_jobs_plan(sv_catalog *cat, const char *stream, int64_t from_ms, int64_t to_ms,
+                 int64_t max_window_ms, sv_export_format fmt, const sv_mp4_meta *meta,
+                 const atomic_int *cancel, sv_export_plan **out)
 {
-    job *jb = arg;
-    sv_jobs *js = jb->owner;
-    emit(js, jb, "dvr_mp4_export_start", true);
     sv_catalog_seglist l = {0};
-    sv_export_plan *plan = NULL;
-    int rc = sv_catalog_list(sv_dvr_catalog(js->dvr), jb->stream, jb->from_ms, jb->to_ms, &l);
+    int rc = sv_catalog_list(cat, stream, from_ms, to_ms, &l);
     sv_export_seg *segs = rc ? NULL : calloc(l.n ? l.n : 1, sizeof *segs);
     char **paths = rc ? NULL : calloc(l.n ? l.n : 1, sizeof *paths);
     if (!rc && (!segs || !paths))
@@ -124,22 +121,34 @@ static void run_job(void *arg)
         }
         segs[i] = (sv_export_seg){paths[i], l.v[i].start_ms, l.v[i].duration_ms};
     }
-    char title[300];
-    snprintf(title, sizeof title, "%s", jb->stream);
-    sv_mp4_meta meta = {title, "exported by StreamVault", jb->from_ms};
     if (!rc)
-        rc = sv_export_plan_new(segs, l.n, jb->from_ms, jb->to_ms, js->max_window_ms,
-                                SV_EXPORT_MP4, jb->meta ? &meta : NULL, &jb->cancel, &plan);
-    if (!rc)
-        rc = sv_export_to_file(plan, jb->path, on_progress, jb, &jb->cancel, 0);
-    jb->size = rc ? 0 : (int64_t)sv_export_size(plan);
-    jb->rc = rc;
-    sv_export_plan_free(plan);
+        rc = sv_export_plan_new(segs, l.n, from_ms, to_ms, max_window_ms, fmt, meta, cancel, out);
     for (size_t i = 0; paths && i < l.n; i++)
         free(paths[i]);
     free(paths);
     free(segs);
     sv_catalog_seglist_free(&l);
+    return rc;
+}
+
+/* Worker thread: catalog -> plan -> file. Reads only immutable job fields. */
+static void run_job(void *arg)
+{
+    job *jb = arg;
+    sv_jobs *js = jb->owner;
+    emit(js, jb, "dvr_mp4_export_start", true);
+    char title[300];
+    snprintf(title, sizeof title, "%s", jb->stream);
+    sv_mp4_meta meta = {title, "exported by StreamVault", jb->from_ms};
+    sv_export_plan *plan = NULL;
+    int rc = sv_jobs_plan(sv_dvr_catalog(js->dvr), jb->stream, jb->from_ms, jb->to_ms,
+                          js->max_window_ms, SV_EXPORT_MP4, jb->meta ? &meta : NULL,
+                          &jb->cancel, &plan);
+    if (!rc)
+        rc = sv_export_to_file(plan, jb->path, on_progress, jb, &jb->cancel, 0);
+    jb->size = rc ? 0 : (int64_t)sv_export_size(plan);
+    jb->rc = rc;
+    sv_export_plan_free(plan);
 }
 
 static void unlink_job(sv_jobs *js, job *jb)

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "archive/export.h"
 #include "core/workq.h"
 #include "dvr/dvr.h"
 #include "events/events.h"
@@ -39,6 +40,12 @@ json_t *sv_jobs_list(sv_jobs *j);
 /* Aborts a queued/running job (its partial file is removed) or forgets a finished one.
  * Returns 0 or SV_ENOTFOUND. */
 int sv_jobs_delete(sv_jobs *j, const char *id);
+/* Plans the export of [from_ms, to_ms) of a stream from its catalog rows (the one place
+ * catalog segments become export input; used by downloads and jobs). Blocking: worker
+ * threads only. Same returns as sv_export_plan_new, plus catalog errors. */
+int sv_jobs_plan(sv_catalog *cat, const char *stream, int64_t from_ms, int64_t to_ms,
+                 int64_t max_window_ms, sv_export_format fmt, const sv_mp4_meta *meta,
+                 const atomic_int *cancel, sv_export_plan **out);
 /* Prometheus collector (sv_metrics_collector shape): jobs by state, finished jobs and
  * their total run time by outcome. ctx: the sv_jobs. */
 struct sv_metrics_out;
